@@ -1,0 +1,151 @@
+"""Blob storage: raw uploads and thumbnails, in private containers.
+
+Blob names are built here from photo ids only; nothing a user sends ever becomes part of a name.
+"""
+
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import (
+    BlobBlock,
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContentSettings,
+    UserDelegationKey,
+    generate_blob_sas,
+)
+
+from restaurant_shared.identity import get_credential
+from restaurant_shared.settings import Settings
+
+THUMBNAIL_CACHE_CONTROL = "public, max-age=31536000, immutable"
+# A fresh delegation key is requested this long before the cached one expires, so every SAS handed out
+# stays valid for its whole lifetime.
+_DELEGATION_KEY_LIFETIME = timedelta(hours=1)
+
+
+def raw_blob_name(photo_id: uuid.UUID) -> str:
+    return str(photo_id)
+
+
+def thumbnail_blob_name(photo_id: uuid.UUID, size: int) -> str:
+    return f"{photo_id}/{size}.webp"
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    name: str
+    last_modified: datetime
+
+
+class BlobStore:
+    def __init__(self, settings: Settings, client: BlobServiceClient) -> None:
+        self.uploads = settings.storage_uploads_container
+        self.thumbnails = settings.storage_thumbnails_container
+        self._client = client
+        self._delegation_key: UserDelegationKey | None = None
+        self._delegation_key_expiry = datetime.min.replace(tzinfo=UTC)
+        self._key_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **client_options: object) -> "BlobStore":
+        options: dict[str, object] = {"connection_timeout": 5, "read_timeout": 30, "retry_total": 3}
+        options.update(client_options)
+        if settings.azure_storage_connection_string is not None:
+            client = BlobServiceClient.from_connection_string(
+                settings.azure_storage_connection_string.get_secret_value(), **options
+            )
+        else:
+            assert settings.azure_storage_account_url is not None
+            client = BlobServiceClient(
+                settings.azure_storage_account_url, credential=get_credential(settings), **options
+            )
+        return cls(settings, client)
+
+    @property
+    def account_url(self) -> str:
+        return self._client.url
+
+    def ensure_containers(self) -> None:
+        """Create the private containers if they are missing; safe to call from many replicas at once."""
+        for name in (self.uploads, self.thumbnails):
+            with suppress(ResourceExistsError):
+                self._client.create_container(name)  # no public_access: private by default
+
+    def check(self) -> None:
+        """Raise if storage is unreachable or the identity lacks access to the uploads container."""
+        self._client.get_container_client(self.uploads).get_container_properties()
+
+    # Raw uploads arrive in blocks so a photo is never held whole in memory.
+    def stage_block(self, name: str, block_id: str, data: bytes) -> None:
+        self._client.get_blob_client(self.uploads, name).stage_block(block_id, data, length=len(data))
+
+    def commit_blocks(self, name: str, block_ids: list[str], content_type: str) -> None:
+        self._client.get_blob_client(self.uploads, name).commit_block_list(
+            [BlobBlock(block_id=block_id) for block_id in block_ids],
+            content_settings=ContentSettings(content_type=content_type),
+        )
+
+    def read_raw(self, name: str) -> bytes:
+        return self._client.get_blob_client(self.uploads, name).download_blob().readall()
+
+    def delete_raw(self, names: Iterable[str]) -> None:
+        for name in names:
+            with suppress(ResourceNotFoundError):
+                self._client.get_blob_client(self.uploads, name).delete_blob()
+
+    def list_raw(self) -> Iterator[StoredBlob]:
+        for blob in self._client.get_container_client(self.uploads).list_blobs():
+            yield StoredBlob(name=blob.name, last_modified=blob.last_modified)
+
+    def put_thumbnail(self, name: str, data: bytes) -> None:
+        self._client.get_blob_client(self.thumbnails, name).upload_blob(
+            data,
+            overwrite=True,
+            content_settings=ContentSettings(
+                content_type="image/webp",
+                cache_control=THUMBNAIL_CACHE_CONTROL,
+                content_disposition="inline",
+            ),
+        )
+
+    def open_thumbnail(self, name: str) -> Iterator[bytes]:
+        """Stream a thumbnail's bytes; raises ResourceNotFoundError before the first chunk if missing."""
+        return self._client.get_blob_client(self.thumbnails, name).download_blob().chunks()
+
+    def thumbnail_sas_url(self, name: str, ttl: timedelta) -> str:
+        """A read-only URL for one thumbnail blob, valid for `ttl`."""
+        now = datetime.now(UTC)
+        expiry = now + ttl
+        blob = self._client.get_blob_client(self.thumbnails, name)
+        common = {
+            "account_name": self._client.account_name,
+            "container_name": self.thumbnails,
+            "blob_name": name,
+            "permission": BlobSasPermissions(read=True),
+            "start": now - timedelta(minutes=5),  # tolerate clock skew between us and storage
+            "expiry": expiry,
+            "content_disposition": "inline",
+        }
+        account_key = (
+            self._client.credential.account_key if hasattr(self._client.credential, "account_key") else None
+        )
+        if account_key:
+            token = generate_blob_sas(account_key=account_key, **common)  # type: ignore[arg-type]
+        else:
+            token = generate_blob_sas(user_delegation_key=self._user_delegation_key(expiry), **common)  # type: ignore[arg-type]
+        return f"{blob.url}?{token}"
+
+    def _user_delegation_key(self, needed_until: datetime) -> UserDelegationKey:
+        with self._key_lock:
+            if self._delegation_key is None or self._delegation_key_expiry <= needed_until:
+                start = datetime.now(UTC) - timedelta(minutes=5)
+                expiry = datetime.now(UTC) + _DELEGATION_KEY_LIFETIME
+                self._delegation_key = self._client.get_user_delegation_key(start, expiry)
+                self._delegation_key_expiry = expiry
+            return self._delegation_key

@@ -1,0 +1,118 @@
+"""Configuration: every environment variable the services read, validated once at start-up."""
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when the environment is missing a variable or holds a bad value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    # Postgres. POSTGRES_AUTH chooses how the password is obtained, explicitly: "password" uses
+    # POSTGRES_PASSWORD; "entra" asks the managed identity for a token on every new connection.
+    postgres_host: str
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    postgres_db: str
+    postgres_user: str
+    postgres_password: SecretStr | None = None
+    postgres_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    postgres_auth: Literal["password", "entra"] = "password"
+
+    # Blob storage: a connection string (Azurite locally) or an account URL used with the identity.
+    azure_storage_connection_string: SecretStr | None = None
+    azure_storage_account_url: str | None = None
+    azure_client_id: str | None = None
+    storage_uploads_container: str = Field(
+        default="uploads", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$"
+    )
+    storage_thumbnails_container: str = Field(
+        default="thumbnails", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$"
+    )
+
+    # Task queue: redis://... locally, azurestoragequeues://DefaultAzureCredential@https://... in Azure.
+    celery_broker_url: str
+    # How often the Azure Storage Queue transport polls an empty queue (its default is 1 s).
+    celery_broker_polling_interval: float = Field(default=0.2, gt=0, le=30)
+
+    # Uploads and thumbnails.
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_photos_per_review: int = Field(default=5, ge=0, le=5)
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    thumbnail_sizes: Annotated[list[int], NoDecode] = [320, 1280]
+    thumbnail_quality: int = Field(default=80, ge=1, le=100)
+
+    # How browsers get thumbnails: streamed through the web app, or redirected to a short-lived SAS.
+    photo_delivery: Literal["stream", "sas"] = "stream"
+    photo_sas_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+
+    # Reliability: the sweeper re-enqueues photos stuck longer than this; orphan raw blobs older than
+    # the grace period are deleted.
+    sweep_interval_seconds: float = Field(default=60, gt=0)
+    stuck_photo_after_seconds: float = Field(default=300, gt=0)
+    orphan_blob_grace_seconds: float = Field(default=3600, gt=0)
+    task_max_retries: int = Field(default=5, ge=0, le=20)
+
+    # Web.
+    rate_limit_reviews: str = "20/minute"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("thumbnail_sizes", mode="before")
+    @classmethod
+    def _split_sizes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(" ", "").split(",") if part]
+        return value
+
+    @field_validator("thumbnail_sizes")
+    @classmethod
+    def _check_sizes(cls, sizes: list[int]) -> list[int]:
+        if not sizes or any(not 16 <= size <= 4096 for size in sizes):
+            raise ValueError("give one or more sizes between 16 and 4096, e.g. 320,1280")
+        return sorted(set(sizes))
+
+    @field_validator("azure_client_id", "azure_storage_account_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> "Settings":
+        if (self.azure_storage_connection_string is None) == (self.azure_storage_account_url is None):
+            raise ValueError(
+                "set exactly one of AZURE_STORAGE_CONNECTION_STRING (local development) "
+                "or AZURE_STORAGE_ACCOUNT_URL (managed identity)"
+            )
+        if self.postgres_auth == "password" and self.postgres_password is None:
+            raise ValueError("POSTGRES_PASSWORD is required when POSTGRES_AUTH=password")
+        if self.postgres_auth == "entra" and self.postgres_password is not None:
+            raise ValueError(
+                "POSTGRES_PASSWORD must be unset when POSTGRES_AUTH=entra (the token is the password)"
+            )
+        return self
+
+    @property
+    def uses_identity_for_storage(self) -> bool:
+        return self.azure_storage_connection_string is None
+
+
+def load_settings() -> Settings:
+    """Read the environment, turning validation errors into one message that names each variable."""
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            variable = "_".join(str(part) for part in error["loc"]).upper() or "configuration"
+            problems.append(f"{variable}: {error['msg']}")
+        raise ConfigurationError("Invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,56 @@
+"""The task contract between web and worker, and the Celery configuration both of them use.
+
+Web enqueues by task name, so it never imports worker code. No result backend: a photo's state lives in
+Postgres, which is also the delivery guarantee (the sweeper re-enqueues what a broker lost).
+"""
+
+import uuid
+from typing import Any
+
+from celery import Celery
+
+from restaurant_shared.settings import Settings
+
+MAKE_THUMBNAILS = "restaurant.make_thumbnails"
+SWEEP_STUCK_PHOTOS = "restaurant.sweep_stuck_photos"
+DELETE_ORPHAN_UPLOADS = "restaurant.delete_orphan_uploads"
+
+# Longer than the slowest task (a few seconds) with a wide margin; Redis redelivers an unacknowledged
+# task only after this, so it also bounds how long a task of a killed worker waits.
+VISIBILITY_TIMEOUT_SECONDS = 300
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    transport_options: dict[str, Any] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
+    if settings.celery_broker_url.startswith("azurestoragequeues://"):
+        transport_options["polling_interval"] = settings.celery_broker_polling_interval
+    else:
+        # Fail fast when Redis is down: an upload must not wait on the broker (the sweeper catches up).
+        transport_options.update(socket_connect_timeout=2, socket_timeout=5)
+    return {
+        "broker_url": settings.celery_broker_url,
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 3,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5},
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "task_default_queue": "thumbnails",
+    }
+
+
+def create_celery(settings: Settings, name: str = "restaurant") -> Celery:
+    app = Celery(name)
+    app.conf.update(celery_config(settings))
+    return app
+
+
+def enqueue_thumbnails(app: Celery, photo_id: uuid.UUID) -> None:
+    app.send_task(MAKE_THUMBNAILS, args=[str(photo_id)])
