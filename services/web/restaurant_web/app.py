@@ -1,0 +1,49 @@
+"""The web application: `restaurant_web.app:create_app` (an app factory for uvicorn/gunicorn)."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from restaurant_shared.logging import configure_logging
+from restaurant_shared.settings import Settings, get_settings
+
+from restaurant_web.errors import install_error_handlers
+from restaurant_web.routes import api, health, pages, photos
+from restaurant_web.security import SecurityMiddleware
+from restaurant_web.services import Services
+
+log = logging.getLogger("restaurant_web")
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    services = Services.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await anyio.to_thread.run_sync(services.store.ensure_containers)
+        except Exception as exc:  # storage may come up later; /readyz reports it meanwhile
+            log.warning("could not ensure blob containers at start-up: %s", type(exc).__name__)
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="Restaurant reviews",
+        version="0.1.0",
+        description="Restaurants, reviews with a 1-5 rating, text and photos. Thumbnails are made in the background.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(SecurityMiddleware)
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in (pages.router, api.router, photos.router, health.router):
+        app.include_router(router)
+    return app

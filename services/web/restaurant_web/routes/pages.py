@@ -1,0 +1,134 @@
+"""Server-rendered pages for people. Every form POST carries a CSRF token; success redirects (PRG)."""
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from restaurant_web import repository
+from restaurant_web.deps import ServicesDep, SessionDep
+from restaurant_web.presenters import photo_urls
+from restaurant_web.reviews import ReviewInvalid, field_errors, submit_review
+from restaurant_web.schemas import RestaurantCreate
+from restaurant_web.security import CSRF_FIELD, verify_csrf
+from restaurant_web.templating import templates
+from restaurant_web.uploads import UploadRejected
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 12
+RestaurantId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("/")
+def index(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    sort: repository.SortOrder = "newest",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    items, total = repository.list_restaurants(
+        session, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, sort=sort, search=q
+    )
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "restaurants": items,
+            "total": total,
+            "q": q,
+            "sort": sort,
+            "sorts": repository.SORT_ORDERS,
+            "page": page,
+            "pages": max(1, math.ceil(total / PAGE_SIZE)),
+            "cover_size": services.settings.thumbnail_sizes[0],
+        },
+    )
+
+
+@router.get("/restaurants/new")
+def new_restaurant(request: Request) -> Response:
+    return templates.TemplateResponse(request, "restaurant_new.html", {"values": {}, "errors": {}})
+
+
+@router.post("/restaurants")
+async def create_restaurant(request: Request, services: ServicesDep) -> Response:
+    form = await request.form(max_files=0, max_fields=10, max_part_size=64 * 1024)
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    verify_csrf(request, values.pop(CSRF_FIELD, None))
+    try:
+        data = RestaurantCreate.model_validate(values)
+    except ValidationError as exc:
+        context = {"values": values, "errors": field_errors(exc)}
+        return templates.TemplateResponse(request, "restaurant_new.html", context, status_code=422)
+    with services.db.transaction() as session:
+        restaurant = repository.create_restaurant(session, data)
+    return RedirectResponse(f"/restaurants/{restaurant.id}", status_code=303)
+
+
+@router.get("/restaurants/{restaurant_id}")
+def restaurant_detail(
+    restaurant_id: RestaurantId, request: Request, session: SessionDep, services: ServicesDep
+) -> Response:
+    return _render_restaurant(request, session, services, restaurant_id)
+
+
+@router.post("/restaurants/{restaurant_id}/reviews")
+async def create_review(restaurant_id: RestaurantId, request: Request, services: ServicesDep) -> Response:
+    def check_token(fields: dict[str, str]) -> None:
+        verify_csrf(request, fields.get(CSRF_FIELD))
+
+    try:
+        review = await submit_review(request, services, restaurant_id, authorize=check_token)
+    except ReviewInvalid as exc:
+        return await _rerender(request, services, restaurant_id, exc.fields, exc.errors, 422)
+    except UploadRejected as exc:
+        return await _rerender(
+            request, services, restaurant_id, {}, {exc.field: exc.message}, exc.status_code
+        )
+    return RedirectResponse(f"/restaurants/{restaurant_id}#review-{review.id}", status_code=303)
+
+
+async def _rerender(
+    request: Request,
+    services: ServicesDep,
+    restaurant_id: int,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int,
+) -> Response:
+    with services.db.session() as session:
+        return _render_restaurant(request, session, services, restaurant_id, values, errors, status)
+
+
+def _render_restaurant(
+    request: Request,
+    session: Any,
+    services: ServicesDep,
+    restaurant_id: int,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    restaurant = repository.get_restaurant(session, restaurant_id)
+    if restaurant is None:
+        raise HTTPException(404, "Restaurant not found")
+    settings = services.settings
+    return templates.TemplateResponse(
+        request,
+        "restaurant.html",
+        {
+            "restaurant": restaurant,
+            "rating": repository.rating_summary(restaurant),
+            "photo_urls": photo_urls,
+            "values": values or {},
+            "errors": errors or {},
+            "max_photos": settings.max_photos_per_review,
+            "max_upload_mb": settings.max_upload_bytes / (1024 * 1024),
+            "sizes": settings.thumbnail_sizes,
+        },
+        status_code=status_code,
+    )
