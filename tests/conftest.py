@@ -61,9 +61,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite | None
 
 
 @pytest.fixture(scope="session")
-def app_env(
-    postgres: PostgresServer | None, redis_server: RedisServer | None, azurite: Azurite | None
-) -> AppEnv:
+def app_env(postgres: PostgresServer | None, redis_server: RedisServer | None, azurite: Azurite | None) -> AppEnv:
     """The environment of the local-development mode: Postgres password, Redis broker, Azurite key."""
     admin_url = make_url(external_postgres_url() or postgres.admin_dsn())  # type: ignore[union-attr]
     engine = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -79,8 +77,7 @@ def app_env(
             "POSTGRES_USER": admin_url.username or "postgres",
             "POSTGRES_PASSWORD": admin_url.password or "postgres",
             "POSTGRES_SSLMODE": "disable",
-            "AZURE_STORAGE_CONNECTION_STRING": external_azurite_connection_string()
-            or azurite.connection_string,  # type: ignore[union-attr]
+            "AZURE_STORAGE_CONNECTION_STRING": external_azurite_connection_string() or azurite.connection_string,  # type: ignore[union-attr]
             "CELERY_BROKER_URL": external_redis_url() or redis_server.url,  # type: ignore[union-attr]
             "MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
             "SWEEP_INTERVAL_SECONDS": "1",

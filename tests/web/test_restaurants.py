@@ -120,9 +120,7 @@ def test_html_form_adds_restaurant_and_redirects(client: Browser) -> None:
 
 def test_html_form_shows_field_errors_and_keeps_values(client: Browser) -> None:
     token = client.csrf_token()
-    response = client.post(
-        "/restaurants", data={"name": "", "street_address": "kept address", "csrf_token": token}
-    )
+    response = client.post("/restaurants", data={"name": "", "street_address": "kept address", "csrf_token": token})
     assert response.status_code == 422
     assert 'id="name-error"' in response.text
     assert 'value="kept address"' in response.text
@@ -148,7 +146,10 @@ def test_unknown_restaurant_is_404_page_and_json(client: Browser) -> None:
     api = client.get("/api/restaurants/999999")
     assert api.status_code == 404
     assert api.json() == {"detail": "Restaurant not found"}
-    assert client.post("/api/restaurants/999999/reviews", data={"user_name": "a", "rating": "3"}, files=[]).status_code == 404
+    assert (
+        client.post("/api/restaurants/999999/reviews", data={"user_name": "a", "rating": "3"}, files=[]).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,8 @@ from restaurant_web.uploads import UploadRejected
 
 log = logging.getLogger("restaurant_web.errors")
 
-STORAGE_UNAVAILABLE = (
-    "Photo storage is unavailable right now. Nothing was saved; please try again in a minute."
-)
-DATABASE_UNAVAILABLE = (
-    "The database is unavailable right now. Nothing was saved; please try again in a minute."
-)
+STORAGE_UNAVAILABLE = "Photo storage is unavailable right now. Nothing was saved; please try again in a minute."
+DATABASE_UNAVAILABLE = "The database is unavailable right now. Nothing was saved; please try again in a minute."
 
 
 def wants_json(request: Request) -> bool:
@@ -27,9 +23,7 @@ def wants_json(request: Request) -> bool:
     return path.startswith(("/api/", "/photos/", "/healthz", "/readyz")) or path in ("/openapi.json", "/docs")
 
 
-def error_response(
-    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
-) -> Response:
+def error_response(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
     if wants_json(request):
         return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
     return templates.TemplateResponse(

@@ -130,9 +130,7 @@ def rating_summary(restaurant: Restaurant) -> RatingSummary:
     return RatingSummary(round(sum(ratings) / len(ratings), 1), len(ratings))
 
 
-def create_review(
-    session: Session, restaurant_id: int, data: ReviewCreate, photos: Sequence[StagedPhoto]
-) -> Review:
+def create_review(session: Session, restaurant_id: int, data: ReviewCreate, photos: Sequence[StagedPhoto]) -> Review:
     review = Review(restaurant_id=restaurant_id, **data.model_dump())
     review.photos = [
         Photo(

@@ -61,9 +61,7 @@ class RestaurantOut(BaseModel):
 
 
 class RestaurantSummaryOut(RestaurantOut):
-    avg_rating: float | None = Field(
-        description="Average rating rounded to one decimal; null without reviews"
-    )
+    avg_rating: float | None = Field(description="Average rating rounded to one decimal; null without reviews")
     review_count: int
     cover_photo_url: str | None = None
 

@@ -94,6 +94,10 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
+class _AbsurdDimensions(Exception):
+    pass
+
+
 def read_dimensions(head: bytes, image_format: str) -> tuple[int, int] | None:
     """Width and height from the header, or None when `head` does not yet hold the whole header."""
     with warnings.catch_warnings():
@@ -102,9 +106,8 @@ def read_dimensions(head: bytes, image_format: str) -> tuple[int, int] | None:
         try:
             with Image.open(io.BytesIO(head), formats=[image_format]) as image:
                 return image.size
-        except Image.DecompressionBombError as exc:
-            # Only raised for absurd sizes; the message holds the declared dimensions.
-            raise ImageDimensionsTooLarge(str(exc)) from None
+        except Image.DecompressionBombError:
+            raise _AbsurdDimensions from None  # only for sizes far beyond any limit of ours
         except (OSError, SyntaxError, ValueError, EOFError, IndexError):
             return None
 
@@ -143,9 +146,7 @@ class _PhotoWriter:
         if self._buffer:
             await self._stage()
         content_type = ACCEPTED_FORMATS[self._format]
-        await anyio.to_thread.run_sync(
-            self._store.commit_blocks, raw_blob_name(self.id), self._blocks, content_type
-        )
+        await anyio.to_thread.run_sync(self._store.commit_blocks, raw_blob_name(self.id), self._blocks, content_type)
         width, height = self._dimensions
         return StagedPhoto(self.id, self.filename, content_type, self._size, width, height)
 
@@ -155,17 +156,19 @@ class _PhotoWriter:
             self._format = sniff_format(head)
             if self._format is None:
                 raise UnsupportedImage(f'"{self.filename}" is not a JPEG, PNG, WebP or GIF image.')
-        dimensions = read_dimensions(head, self._format)
+        megapixels = self._settings.max_image_pixels / 1_000_000
+        too_large = f'"{self.filename}" has more than {megapixels:g} megapixels, the most a photo may have.'
+        try:
+            dimensions = read_dimensions(head, self._format)
+        except _AbsurdDimensions:
+            raise ImageDimensionsTooLarge(too_large) from None
         if dimensions is None:
             if final or len(head) >= MAX_HEADER_BYTES:
                 raise UnsupportedImage(f'"{self.filename}" is not a readable {self._format} image.')
             return
         width, height = dimensions
         if width * height > self._settings.max_image_pixels:
-            megapixels = self._settings.max_image_pixels / 1_000_000
-            raise ImageDimensionsTooLarge(
-                f'"{self.filename}" is {width}×{height} pixels; photos may have at most {megapixels:g} megapixels.'
-            )
+            raise ImageDimensionsTooLarge(f"{too_large[:-1]} ({width}×{height}).")
         self._dimensions = dimensions
 
     async def _stage(self) -> None:

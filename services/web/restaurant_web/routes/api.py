@@ -95,9 +95,7 @@ async def create_review(restaurant_id: RestaurantId, request: Request, services:
     try:
         review = await submit_review(request, services, restaurant_id)
     except ReviewInvalid as exc:
-        detail = [
-            {"loc": ["body", name], "msg": msg, "type": "value_error"} for name, msg in exc.errors.items()
-        ]
+        detail = [{"loc": ["body", name], "msg": msg, "type": "value_error"} for name, msg in exc.errors.items()]
         return JSONResponse({"detail": detail}, status_code=422)
     return review_out(review)
 

@@ -86,9 +86,7 @@ async def create_review(restaurant_id: RestaurantId, request: Request, services:
     except ReviewInvalid as exc:
         return await _rerender(request, services, restaurant_id, exc.fields, exc.errors, 422)
     except UploadRejected as exc:
-        return await _rerender(
-            request, services, restaurant_id, {}, {exc.field: exc.message}, exc.status_code
-        )
+        return await _rerender(request, services, restaurant_id, {}, {exc.field: exc.message}, exc.status_code)
     return RedirectResponse(f"/restaurants/{restaurant_id}#review-{review.id}", status_code=303)
 
 

@@ -39,9 +39,7 @@ async def get_thumbnail(
         url = await anyio.to_thread.run_sync(services.store.thumbnail_sas_url, name, ttl)
         # The redirect may be cached a little, never longer than the SAS it points to lives.
         max_age = min(300, services.settings.photo_sas_ttl_seconds // 2)
-        return RedirectResponse(
-            url, status_code=307, headers={"Cache-Control": f"private, max-age={max_age}"}
-        )
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": f"private, max-age={max_age}"})
     chunks = await anyio.to_thread.run_sync(services.store.open_thumbnail, name)
     return StreamingResponse(
         _iterate_in_thread(chunks),
