@@ -132,9 +132,7 @@ class BlobStore:
             "expiry": expiry,
             "content_disposition": "inline",
         }
-        account_key = (
-            self._client.credential.account_key if hasattr(self._client.credential, "account_key") else None
-        )
+        account_key = self._client.credential.account_key if hasattr(self._client.credential, "account_key") else None
         if account_key:
             token = generate_blob_sas(account_key=account_key, **common)  # type: ignore[arg-type]
         else:

@@ -28,12 +28,8 @@ class Settings(BaseSettings):
     azure_storage_connection_string: SecretStr | None = None
     azure_storage_account_url: str | None = None
     azure_client_id: str | None = None
-    storage_uploads_container: str = Field(
-        default="uploads", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$"
-    )
-    storage_thumbnails_container: str = Field(
-        default="thumbnails", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$"
-    )
+    storage_uploads_container: str = Field(default="uploads", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$")
+    storage_thumbnails_container: str = Field(default="thumbnails", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$")
 
     # Task queue: redis://... locally, azurestoragequeues://DefaultAzureCredential@https://... in Azure.
     celery_broker_url: str
@@ -57,6 +53,11 @@ class Settings(BaseSettings):
     stuck_photo_after_seconds: float = Field(default=300, gt=0)
     orphan_blob_grace_seconds: float = Field(default=3600, gt=0)
     task_max_retries: int = Field(default=5, ge=0, le=20)
+    # A photo whose processing has started this many times without finishing is marked failed: it keeps
+    # killing workers (out of memory, say) and must not loop forever.
+    photo_max_attempts: int = Field(default=8, ge=1, le=100)
+    # Worker processes per worker container; unset means one per CPU.
+    worker_concurrency: int | None = Field(default=None, ge=1, le=64)
 
     # Web.
     rate_limit_reviews: str = "20/minute"
@@ -91,9 +92,7 @@ class Settings(BaseSettings):
         if self.postgres_auth == "password" and self.postgres_password is None:
             raise ValueError("POSTGRES_PASSWORD is required when POSTGRES_AUTH=password")
         if self.postgres_auth == "entra" and self.postgres_password is not None:
-            raise ValueError(
-                "POSTGRES_PASSWORD must be unset when POSTGRES_AUTH=entra (the token is the password)"
-            )
+            raise ValueError("POSTGRES_PASSWORD must be unset when POSTGRES_AUTH=entra (the token is the password)")
         return self
 
     @property

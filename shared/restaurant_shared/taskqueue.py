@@ -43,6 +43,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "task_default_queue": "thumbnails",
+        "worker_concurrency": settings.worker_concurrency,
     }
 
 

@@ -55,9 +55,7 @@ def upgrade() -> None:
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.Column("width", sa.Integer(), nullable=True),
         sa.Column("height", sa.Integer(), nullable=True),
-        sa.Column(
-            "thumbnail_sizes", postgresql.ARRAY(sa.SmallInteger()), server_default="{}", nullable=False
-        ),
+        sa.Column("thumbnail_sizes", postgresql.ARRAY(sa.SmallInteger()), server_default="{}", nullable=False),
         sa.Column("attempts", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -84,9 +82,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(
-        "ix_photo_unfinished", table_name="photo", postgresql_where="status IN ('pending', 'processing')"
-    )
+    op.drop_index("ix_photo_unfinished", table_name="photo", postgresql_where="status IN ('pending', 'processing')")
     op.drop_index(op.f("ix_photo_review_id"), table_name="photo")
     op.drop_table("photo")
     op.drop_index("ix_review_restaurant_created", table_name="review")

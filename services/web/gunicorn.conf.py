@@ -1,0 +1,19 @@
+"""Gunicorn settings for the web service (the production server, in containers and natively).
+
+Process-server settings come from the environment that the hosting platform sets: PORT (App Service and
+Container Apps conventions) and WEB_CONCURRENCY (the usual name for the worker count).
+"""
+
+import os
+
+wsgi_app = "restaurant_web.app:create_app()"
+worker_class = "uvicorn_worker.UvicornWorker"
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Uploads stream for a while on slow phones; the default 30 s would kill a worker mid-upload.
+timeout = 120
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+forwarded_allow_ips = "*"

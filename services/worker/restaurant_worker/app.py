@@ -1,0 +1,122 @@
+"""The Celery worker: `celery -A restaurant_worker.app worker`.
+
+Thumbnail tasks come from the broker; a sweeper thread in each worker re-enqueues photos that a broker
+lost (see sweeper.py). The failure policy is declared once, on PhotoTask (see policy.py).
+"""
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from celery import Task, bootsteps
+from celery.signals import worker_process_init
+from restaurant_shared.blobstore import BlobStore
+from restaurant_shared.db import Database
+from restaurant_shared.logging import configure_logging
+from restaurant_shared.settings import get_settings
+from restaurant_shared.taskqueue import MAKE_THUMBNAILS, create_celery
+
+from restaurant_worker import policy
+from restaurant_worker.processing import mark_failed, process_photo
+from restaurant_worker.sweeper import SweeperThread
+
+settings = get_settings()
+configure_logging(settings.log_level)
+log = logging.getLogger("restaurant_worker")
+
+celery = create_celery(settings, name="restaurant-worker")
+db = Database(settings)
+store = BlobStore.from_settings(settings)
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_: Any) -> None:
+    # A forked pool process must not share the parent's sockets (Postgres pool, HTTP sessions).
+    global store
+    db.dispose()
+    store = BlobStore.from_settings(settings)
+
+
+class PhotoTask(Task):
+    """Applies the failure policy and logs one line per task run with photo id, duration and outcome."""
+
+    autoretry_for = policy.TRANSIENT_ERRORS
+    dont_autoretry_for = policy.PERMANENT_ERRORS
+    retry_backoff = policy.RETRY_BACKOFF_SECONDS
+    retry_backoff_max = policy.RETRY_BACKOFF_MAX_SECONDS
+    retry_jitter = True
+    max_retries = settings.task_max_retries
+    throws = policy.PERMANENT_ERRORS  # expected outcomes: logged without a traceback
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        photo_id = args[0] if args else kwargs.get("photo_id")
+        outcome = "error"
+        try:
+            result = super().__call__(*args, **kwargs)
+            outcome = getattr(result, "status", "done")
+            return result
+        except Exception as exc:
+            retrying = isinstance(exc, policy.TRANSIENT_ERRORS) and self.request.retries < self.max_retries  # type: ignore[operator]
+            outcome = "retry" if retrying else "failed"
+            raise
+        finally:
+            log.info(
+                "task finished",
+                extra={
+                    "task": self.name,
+                    "task_id": self.request.id,
+                    "photo_id": photo_id,
+                    "attempt": self.request.retries + 1,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "outcome": outcome,
+                },
+            )
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        photo_id = _parse_id(args[0] if args else kwargs.get("photo_id"))
+        if photo_id is None:
+            return
+        reason = policy.failure_reason(exc, self.request.retries + 1)
+        try:
+            mark_failed(db, photo_id, reason)
+        except Exception as db_exc:  # the sweeper will find the photo still processing and retry it
+            log.warning(
+                "could not mark photo failed", extra={"photo_id": str(photo_id), "error": type(db_exc).__name__}
+            )
+
+
+def _parse_id(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+@celery.task(name=MAKE_THUMBNAILS, base=PhotoTask, bind=True)
+def make_thumbnails(self: PhotoTask, photo_id: str) -> Any:
+    parsed = _parse_id(photo_id)
+    if parsed is None:
+        log.warning("ignoring task with a malformed photo id", extra={"photo_id": str(photo_id)[:64]})
+        return None
+    return process_photo(db, store, settings, parsed)
+
+
+class SweeperStep(bootsteps.StartStopStep):
+    """Starts the sweeper thread with the worker and stops it on shutdown."""
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.thread: SweeperThread | None = None
+
+    def start(self, worker: Any) -> None:
+        self.thread = SweeperThread(settings, db, store, celery)
+        self.thread.start()
+
+    def stop(self, worker: Any) -> None:
+        if self.thread is not None:
+            self.thread.stop()
+
+
+celery.steps["worker"].add(SweeperStep)

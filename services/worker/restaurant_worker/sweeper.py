@@ -1,0 +1,106 @@
+"""The delivery guarantee: photos stuck in pending/processing are enqueued again; orphan uploads go.
+
+Brokers lose or delay messages: Redis redelivers a killed worker's task only after its visibility
+timeout, and the Azure Storage Queue transport deletes a message when it is received. Postgres holds
+each photo's state, so a periodic sweep finds every photo that has not finished and enqueues it again.
+Every worker replica runs the sweep; a Postgres advisory lock lets only one of them do it at a time.
+"""
+
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from celery import Celery
+from restaurant_shared.blobstore import BlobStore
+from restaurant_shared.db import Database
+from restaurant_shared.models import Photo, PhotoStatus
+from restaurant_shared.settings import Settings
+from restaurant_shared.taskqueue import enqueue_thumbnails
+from sqlalchemy import func, select, text, update
+
+log = logging.getLogger("restaurant_worker.sweeper")
+_SWEEP_LOCK_ID = 0x5EED_F07A
+_BATCH = 500
+
+
+def requeue_stuck_photos(db: Database, celery: Celery, stuck_after: timedelta) -> int:
+    """Enqueue photos unfinished for longer than `stuck_after`; returns how many were enqueued."""
+    with db.transaction() as session:
+        if not session.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _SWEEP_LOCK_ID}):
+            return 0  # another replica is sweeping right now
+        stuck = (
+            select(Photo.id)
+            .where(
+                Photo.status.in_([PhotoStatus.PENDING, PhotoStatus.PROCESSING]),
+                Photo.updated_at < func.now() - stuck_after,
+            )
+            .order_by(Photo.updated_at)
+            .limit(_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        # Touching updated_at starts the photo's clock again, so it is not enqueued on every sweep.
+        photo_ids = list(
+            session.scalars(update(Photo).where(Photo.id.in_(stuck)).values(updated_at=func.now()).returning(Photo.id))
+        )
+    for photo_id in photo_ids:
+        enqueue_thumbnails(celery, photo_id)
+    if photo_ids:
+        log.info("re-enqueued stuck photos", extra={"count": len(photo_ids)})
+    return len(photo_ids)
+
+
+def delete_orphan_uploads(db: Database, store: BlobStore, grace: timedelta) -> int:
+    """Delete raw uploads older than `grace` that no photo row refers to (a crash between the blob
+    write and the database commit leaves those)."""
+    cutoff = datetime.now(UTC) - grace
+    candidates = {blob.name for blob in store.list_raw() if blob.last_modified < cutoff}
+    ids = {name: _as_uuid(name) for name in candidates}
+    with db.session() as session:
+        known = set(session.scalars(select(Photo.id).where(Photo.id.in_([i for i in ids.values() if i]))))
+    orphans = [name for name, photo_id in ids.items() if photo_id not in known]
+    store.delete_raw(orphans)
+    if orphans:
+        log.info("deleted orphan uploads", extra={"count": len(orphans)})
+    return len(orphans)
+
+
+def _as_uuid(name: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(name)
+    except ValueError:
+        return None
+
+
+class SweeperThread(threading.Thread):
+    """Runs the sweeps on a timer inside a worker process (the parent, not the pool children)."""
+
+    def __init__(self, settings: Settings, db: Database, store: BlobStore, celery: Celery) -> None:
+        super().__init__(name="photo-sweeper", daemon=True)
+        self._settings = settings
+        self._db = db
+        self._store = store
+        self._celery = celery
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        interval = self._settings.sweep_interval_seconds
+        orphan_every = max(interval, self._settings.orphan_blob_grace_seconds / 4)
+        last_orphan_sweep = 0.0
+        elapsed = 0.0
+        while not self._stop_event.wait(interval):
+            elapsed += interval
+            try:
+                requeue_stuck_photos(
+                    self._db, self._celery, timedelta(seconds=self._settings.stuck_photo_after_seconds)
+                )
+                if elapsed - last_orphan_sweep >= orphan_every:
+                    last_orphan_sweep = elapsed
+                    delete_orphan_uploads(
+                        self._db, self._store, timedelta(seconds=self._settings.orphan_blob_grace_seconds)
+                    )
+            except Exception as exc:  # the next sweep tries again; a sweep must never stop the worker
+                log.warning("sweep failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+
+    def stop(self) -> None:
+        self._stop_event.set()
