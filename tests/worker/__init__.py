@@ -1,0 +1,1 @@
+"""Tests of the thumbnail worker; imagefactory generates images for any test package."""
