@@ -10,17 +10,19 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
     BlobBlock,
     BlobSasPermissions,
     BlobServiceClient,
     ContentSettings,
+    ExponentialRetry,
     UserDelegationKey,
     generate_blob_sas,
 )
 
-from restaurant_shared.identity import get_credential
+from restaurant_shared.identity import STORAGE_SCOPE, get_credential
 from restaurant_shared.settings import Settings
 
 THUMBNAIL_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -44,27 +46,35 @@ class StoredBlob:
 
 
 class BlobStore:
-    def __init__(self, settings: Settings, client: BlobServiceClient) -> None:
+    def __init__(
+        self, settings: Settings, client: BlobServiceClient, credential: TokenCredential | None = None
+    ) -> None:
         self.uploads = settings.storage_uploads_container
         self.thumbnails = settings.storage_thumbnails_container
         self._client = client
+        self._credential = credential
         self._delegation_key: UserDelegationKey | None = None
         self._delegation_key_expiry = datetime.min.replace(tzinfo=UTC)
         self._key_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, **client_options: object) -> "BlobStore":
-        options: dict[str, object] = {"connection_timeout": 5, "read_timeout": 30, "retry_total": 3}
+        options: dict[str, object] = {"connection_timeout": 5, "read_timeout": 30}
         options.update(client_options)
+        # The SDK's default backoff (15 s, then 18 s, 24 s...) holds a request or a start-up for a
+        # minute when storage or the identity is unavailable; fail within seconds and let the caller
+        # (an HTTP 503, the task's own retry policy) decide.
+        retries = int(options.pop("retry_total", 3))  # type: ignore[call-overload]
+        options["retry_policy"] = ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=retries)
         if settings.azure_storage_connection_string is not None:
             client = BlobServiceClient.from_connection_string(
                 settings.azure_storage_connection_string.get_secret_value(), **options
             )
         else:
             assert settings.azure_storage_account_url is not None
-            client = BlobServiceClient(
-                settings.azure_storage_account_url, credential=get_credential(settings), **options
-            )
+            credential = get_credential(settings)
+            client = BlobServiceClient(settings.azure_storage_account_url, credential=credential, **options)
+            return cls(settings, client, credential)
         return cls(settings, client)
 
     @property
@@ -73,13 +83,21 @@ class BlobStore:
 
     def ensure_containers(self) -> None:
         """Create the private containers if they are missing; safe to call from many replicas at once."""
+        self._check_identity()
         for name in (self.uploads, self.thumbnails):
             with suppress(ResourceExistsError):
                 self._client.create_container(name)  # no public_access: private by default
 
     def check(self) -> None:
         """Raise if storage is unreachable or the identity lacks access to the uploads container."""
+        self._check_identity()
         self._client.get_container_client(self.uploads).get_container_properties()
+
+    def _check_identity(self) -> None:
+        # The storage client retries a failed sign-in like a network error, for many seconds; asking
+        # the identity directly turns a wrong client id into an immediate, clear error.
+        if self._credential is not None:
+            self._credential.get_token(STORAGE_SCOPE)
 
     # Raw uploads arrive in blocks so a photo is never held whole in memory.
     def stage_block(self, name: str, block_id: str, data: bytes) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from psycopg2 import sql
 
 from tests.fixtures.identity_emulator import POSTGRES_RESOURCE, ManagedIdentityEmulator
 from tests.fixtures.services import Azurite, PostgresServer
@@ -33,7 +32,9 @@ def azurite_oauth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]
 
 
 @pytest.fixture(scope="session")
-def postgres_entra(tmp_path_factory: pytest.TempPathFactory, emulator: ManagedIdentityEmulator) -> Iterator[PostgresServer]:
+def postgres_entra(
+    tmp_path_factory: pytest.TempPathFactory, emulator: ManagedIdentityEmulator
+) -> Iterator[PostgresServer]:
     """A TLS-only Postgres where the identity's role logs in with its current Entra token."""
     server = PostgresServer(tmp_path_factory.mktemp("postgres-entra"), ssl=True)
     server.start()

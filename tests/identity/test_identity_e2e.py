@@ -59,7 +59,9 @@ def test_full_flow_with_managed_identity_only(
         ready = httpx.get(f"{web.url}/readyz", timeout=30)
         assert ready.status_code == 200, ready.text
         restaurant_id = create_restaurant(web.url, f"Keyless {delivery}")
-        photo_ids = post_review(web.url, restaurant_id, [("a.jpg", imagefactory.jpeg(1600, 1200)), ("b.png", imagefactory.png(200, 100))])
+        photo_ids = post_review(
+            web.url, restaurant_id, [("a.jpg", imagefactory.jpeg(1600, 1200)), ("b.png", imagefactory.png(200, 100))]
+        )
         results = wait_for_photos(web.url, photo_ids, timeout=90)
         assert {body["status"] for body in results.values()} == {"ready"}
         url = web.url + results[photo_ids[0]]["urls"]["1280"]

@@ -9,11 +9,11 @@ import httpx
 import psycopg2
 import pytest
 from psycopg2 import sql
-from sqlalchemy import text
-
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import create_db_engine
 from restaurant_shared.identity import POSTGRES_SCOPE, get_credential
+from sqlalchemy import text
+
 from tests.fixtures.identity_emulator import POSTGRES_RESOURCE, Identity, ManagedIdentityEmulator
 from tests.fixtures.processes import WebProcess
 from tests.fixtures.services import PostgresServer
@@ -49,7 +49,9 @@ def short_lived_tokens(emulator: ManagedIdentityEmulator, postgres_entra: Postgr
 
     emulator.on_token_issued.append(follow)
     emulator.token_for(POSTGRES_RESOURCE, SHORT_LIVED.client_id)
-    postgres_entra.execute(sql.SQL("GRANT CONNECT ON DATABASE reviews_identity TO {}").format(sql.Identifier(SHORT_LIVED.name)))
+    postgres_entra.execute(
+        sql.SQL("GRANT CONNECT ON DATABASE reviews_identity TO {}").format(sql.Identifier(SHORT_LIVED.name))
+    )
     yield SHORT_LIVED
     emulator.on_token_issued.remove(follow)
     emulator.lifetime = lifetime
@@ -62,7 +64,9 @@ def test_new_connections_after_the_token_expires_still_succeed(
 ) -> None:  # fmt: skip
     """The Flask reference sample reads one token at start-up and breaks when it expires; the engine
     asks the credential on every new connection instead."""
-    settings = in_azure_mode.settings(AZURE_CLIENT_ID=short_lived_tokens.client_id, POSTGRES_USER=short_lived_tokens.name)
+    settings = in_azure_mode.settings(
+        AZURE_CLIENT_ID=short_lived_tokens.client_id, POSTGRES_USER=short_lived_tokens.name
+    )
     engine = create_db_engine(settings)
     token_at_start_up = get_credential(settings).get_token(POSTGRES_SCOPE).token
     with engine.connect() as conn:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 import anyio.to_thread
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from restaurant_shared.identity import STORAGE_SCOPE, get_credential
 from sqlalchemy import text
 
 from restaurant_web.deps import ServicesDep
@@ -61,6 +62,10 @@ def _check_blob(services: Services) -> None:
 
 
 def _check_broker(services: Services) -> None:
+    if services.settings.celery_broker_url.lower().startswith("azurestoragequeues://defaultazurecredential@"):
+        # The queue transport retries a failed sign-in for a long time; asking the identity first
+        # turns a wrong client id into a clear answer.
+        get_credential(services.settings).get_token(STORAGE_SCOPE)
     with services.celery.connection_for_write() as connection:
         connection.ensure_connection(max_retries=1, timeout=5)
         # Declaring the queue makes a real round trip (Redis LLEN, Storage Queue properties) with the
