@@ -1,4 +1,4 @@
-"""Schema migrations: `python -m restaurant_shared.migrate [upgrade [REV] | downgrade REV | current]`.
+"""Schema migrations: `python -m restaurant_shared.migrate [upgrade [REV] | downgrade REV | current | check]`.
 
 Run once per deployment (a compose one-off service, a Container Apps job), never by the web app on start:
 several replicas starting together would race.
@@ -29,8 +29,10 @@ def main(argv: list[str] | None = None) -> None:
         command.downgrade(config, revision)
     elif action == "current":
         command.current(config)
+    elif action == "check":  # fails if the models and the migrations disagree
+        command.check(config)
     else:
-        raise SystemExit(f"unknown action {action!r}; use upgrade, downgrade or current")
+        raise SystemExit(f"unknown action {action!r}; use upgrade, downgrade, current or check")
 
 
 if __name__ == "__main__":

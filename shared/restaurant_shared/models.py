@@ -104,7 +104,7 @@ class Photo(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(SmallInteger)
-    status: Mapped[str] = mapped_column(String(16), default=PhotoStatus.PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=PhotoStatus.PENDING, server_default=PhotoStatus.PENDING)
     failure_reason: Mapped[str | None] = mapped_column(String(FAILURE_REASON_MAX))
     content_type: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)

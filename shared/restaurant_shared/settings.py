@@ -59,8 +59,11 @@ class Settings(BaseSettings):
     # Worker processes per worker container; unset means one per CPU.
     worker_concurrency: int | None = Field(default=None, ge=1, le=64)
 
-    # Web.
+    # Web. Posting reviews is limited per client address ("20/minute", "20/minute;100/hour"; empty: no
+    # limit). The counts live in RATE_LIMIT_STORAGE_URL: memory:// counts per web process, redis://...
+    # shares them between processes and replicas.
     rate_limit_reviews: str = "20/minute"
+    rate_limit_storage_url: str = Field(default="memory://", pattern=r"^(memory|redis|rediss)://")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("thumbnail_sizes", mode="before")

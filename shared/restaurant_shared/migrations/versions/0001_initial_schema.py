@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("id", sa.UUID(), nullable=False),
         sa.Column("review_id", sa.Integer(), nullable=False),
         sa.Column("position", sa.SmallInteger(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), server_default="pending", nullable=False),
         sa.Column("failure_reason", sa.String(length=500), nullable=True),
         sa.Column("content_type", sa.String(length=64), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
