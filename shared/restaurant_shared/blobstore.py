@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -58,14 +59,16 @@ class BlobStore:
         self._key_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, **client_options: object) -> "BlobStore":
-        options: dict[str, object] = {"connection_timeout": 5, "read_timeout": 30}
+    def from_settings(cls, settings: Settings, **client_options: Any) -> "BlobStore":
+        options: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 30}
         options.update(client_options)
         # The SDK's default backoff (15 s, then 18 s, 24 s...) holds a request or a start-up for a
         # minute when storage or the identity is unavailable; fail within seconds and let the caller
         # (an HTTP 503, the task's own retry policy) decide.
-        retries = int(options.pop("retry_total", 3))  # type: ignore[call-overload]
-        options["retry_policy"] = ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=retries)
+        retries = int(options.pop("retry_total", 3))
+        options["retry_policy"] = ExponentialRetry(
+            initial_backoff=1, increment_base=2, retry_total=retries, random_jitter_range=1
+        )
         if settings.azure_storage_connection_string is not None:
             client = BlobServiceClient.from_connection_string(
                 settings.azure_storage_connection_string.get_secret_value(), **options
