@@ -1,10 +1,14 @@
-"""Server-rendered pages for people. Every form POST carries a CSRF token; success redirects (PRG)."""
+"""Server-rendered pages for people. Every form POST carries a CSRF token; success redirects (PRG).
+
+The review form also works without a reload: its script sends the same form with `Accept: application/json`
+(to report upload progress and keep the chosen files on an error) and gets JSON back instead of a page.
+"""
 
 import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from restaurant_web import repository
@@ -12,13 +16,23 @@ from restaurant_web.deps import ServicesDep, SessionDep
 from restaurant_web.presenters import photo_urls
 from restaurant_web.reviews import ReviewInvalid, field_errors, submit_review
 from restaurant_web.schemas import RestaurantCreate
-from restaurant_web.security import CSRF_FIELD, verify_csrf
+from restaurant_web.security import CSRF_FIELD, CsrfError, verify_csrf
 from restaurant_web.templating import templates
 from restaurant_web.uploads import UploadRejected
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 12
 RestaurantId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# What to do, rather than the validator's wording ("Field required"), for the fields people most often miss.
+FIELD_HINTS = {
+    "name": "Enter the restaurant's name (up to 100 characters).",
+    "user_name": "Enter your name (up to 50 characters).",
+    "rating": "Choose a rating from 1 to 5 stars.",
+}
+
+
+def _friendly(errors: dict[str, str]) -> dict[str, str]:
+    return {name: FIELD_HINTS.get(name, message) for name, message in errors.items()}
 
 
 @router.get("/")
@@ -44,7 +58,7 @@ def index(
             "sorts": repository.SORT_ORDERS,
             "page": page,
             "pages": max(1, math.ceil(total / PAGE_SIZE)),
-            "cover_size": services.settings.thumbnail_sizes[0],
+            "sizes": services.settings.thumbnail_sizes,
         },
     )
 
@@ -62,7 +76,7 @@ async def create_restaurant(request: Request, services: ServicesDep) -> Response
     try:
         data = RestaurantCreate.model_validate(values)
     except ValidationError as exc:
-        context = {"values": values, "errors": field_errors(exc)}
+        context = {"values": values, "errors": _friendly(field_errors(exc))}
         return templates.TemplateResponse(request, "restaurant_new.html", context, status_code=422)
     with services.db.transaction() as session:
         restaurant = repository.create_restaurant(session, data)
@@ -81,13 +95,26 @@ async def create_review(restaurant_id: RestaurantId, request: Request, services:
     def check_token(fields: dict[str, str]) -> None:
         verify_csrf(request, fields.get(CSRF_FIELD))
 
+    wants_json = "application/json" in request.headers.get("accept", "")
     try:
         review = await submit_review(request, services, restaurant_id, authorize=check_token)
     except ReviewInvalid as exc:
-        return await _rerender(request, services, restaurant_id, exc.fields, exc.errors, 422)
+        errors = _friendly(exc.errors)
+        if wants_json:
+            return JSONResponse({"errors": errors}, status_code=422)
+        return await _rerender(request, services, restaurant_id, exc.fields, errors, 422)
     except UploadRejected as exc:
+        if wants_json:
+            return JSONResponse({"errors": {exc.field: exc.message}}, status_code=exc.status_code)
         return await _rerender(request, services, restaurant_id, {}, {exc.field: exc.message}, exc.status_code)
-    return RedirectResponse(f"/restaurants/{restaurant_id}#review-{review.id}", status_code=303)
+    except CsrfError as exc:
+        if wants_json:
+            return JSONResponse({"errors": {"__all__": str(exc)}}, status_code=403)
+        raise
+    location = f"/restaurants/{restaurant_id}#review-{review.id}"
+    if wants_json:
+        return JSONResponse({"location": location, "review_id": review.id}, status_code=201)
+    return RedirectResponse(location, status_code=303)
 
 
 async def _rerender(
