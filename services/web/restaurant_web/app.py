@@ -12,7 +12,8 @@ from restaurant_shared.logging import configure_logging
 from restaurant_shared.settings import Settings, get_settings
 
 from restaurant_web.errors import install_error_handlers
-from restaurant_web.routes import api, health, pages, photos
+from restaurant_web.ratelimit import RateLimitMiddleware, ReviewRateLimit
+from restaurant_web.routes import api, docs, health, pages, photos
 from restaurant_web.security import SecurityMiddleware
 from restaurant_web.services import Services
 
@@ -39,11 +40,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Restaurants, reviews with a 1-5 rating, text and photos. Thumbnails are made in the background.",
         lifespan=lifespan,
+        docs_url=None,  # routes/docs.py serves /docs without a CDN or inline script
+        redoc_url=None,
     )
     app.state.services = services
+    # The last added runs first: security headers and the CSRF cookie wrap every response, 429s included.
+    app.add_middleware(RateLimitMiddleware, limit=ReviewRateLimit(settings))
     app.add_middleware(SecurityMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (pages.router, api.router, photos.router, health.router):
         app.include_router(router)
+    docs.install(app)
     return app

@@ -40,7 +40,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if wants_json(request):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
     message = "We couldn't find that page." if exc.status_code == 404 else str(exc.detail)
-    return error_response(request, exc.status_code, message, exc.headers)
+    return error_response(request, exc.status_code, message, dict(exc.headers) if exc.headers else None)
 
 
 async def _upload_rejected(request: Request, exc: Exception) -> Response:

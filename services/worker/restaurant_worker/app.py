@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from celery import Task, bootsteps
+from celery.exceptions import Retry
 from celery.signals import worker_process_init
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import Database
@@ -57,9 +58,11 @@ class PhotoTask(Task):
             result = super().__call__(*args, **kwargs)
             outcome = getattr(result, "status", "done")
             return result
-        except Exception as exc:
-            retrying = isinstance(exc, policy.TRANSIENT_ERRORS) and self.request.retries < self.max_retries  # type: ignore[operator]
-            outcome = "retry" if retrying else "failed"
+        except Retry:  # autoretry_for turned a transient error into a scheduled retry
+            outcome = "retry"
+            raise
+        except Exception:
+            outcome = "failed"
             raise
         finally:
             log.info(

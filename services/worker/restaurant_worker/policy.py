@@ -8,7 +8,10 @@
   it can be processed again once fixed) and the traceback goes to the log.
 """
 
+import sys
+
 from azure.core.exceptions import AzureError, ResourceNotFoundError
+from celery.utils.serialization import UnpickleableExceptionWrapper
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from restaurant_worker.processing import TooManyAttempts
@@ -28,10 +31,22 @@ RETRY_BACKOFF_MAX_SECONDS = 120
 
 
 def failure_reason(exc: BaseException, attempts: int) -> str:
-    if isinstance(exc, ImageRejected | TooManyAttempts):
-        return str(exc)
-    if isinstance(exc, ResourceNotFoundError):
+    kind = original_type(exc)
+    if issubclass(kind, ImageRejected | TooManyAttempts):
+        return str(exc.exc_args[0]) if isinstance(exc, UnpickleableExceptionWrapper) else str(exc)
+    if issubclass(kind, ResourceNotFoundError):
         return "The uploaded file is missing from storage."
-    if isinstance(exc, TRANSIENT_ERRORS):
+    if issubclass(kind, TRANSIENT_ERRORS):
         return f"Storage or database unavailable after {attempts} attempts; the photo was not processed."
     return "An internal error stopped this photo from being processed."
+
+
+def original_type(exc: BaseException) -> type[BaseException]:
+    """The class of the exception the task raised. Celery hands `on_failure` a stand-in for exceptions it
+    cannot pickle, which includes most Azure SDK errors; the real class is in a module this process has
+    already loaded (it raised the exception), so it is looked up there, never imported by name."""
+    if isinstance(exc, UnpickleableExceptionWrapper):
+        kind = getattr(sys.modules.get(exc.exc_module), exc.exc_cls_name, None)
+        if isinstance(kind, type) and issubclass(kind, BaseException):
+            return kind
+    return type(exc)

@@ -4,6 +4,7 @@ The raw upload is never served: it may carry GPS metadata. Only thumbnails, whic
 """
 
 import uuid
+from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
 from typing import Annotated
 
@@ -52,8 +53,7 @@ async def get_thumbnail(
     )
 
 
-async def _iterate_in_thread(chunks: object):  # type: ignore[no-untyped-def]
-    iterator = iter(chunks)  # type: ignore[call-overload]
-    sentinel = object()
-    while (chunk := await anyio.to_thread.run_sync(next, iterator, sentinel)) is not sentinel:
+async def _iterate_in_thread(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    iterator = iter(chunks)
+    while (chunk := await anyio.to_thread.run_sync(next, iterator, None)) is not None:
         yield chunk

@@ -1,0 +1,198 @@
+"""Load benchmark: N concurrent clients post reviews with a real 2-4 MB photo for T seconds.
+
+    uv run python bench/load.py [--clients 50] [--seconds 60] [--url http://host:port]
+
+Without --url it starts its own Postgres, Redis, Azurite, the web service under gunicorn with the production
+config and a Celery worker (the test suite's fixture classes), so the figures are those of the real stack.
+It prints requests/s, latency percentiles and errors, then waits for the queue to drain and prints how many
+photos reached `ready` and how long that took. 0 errors and 0 lost photos are the bar.
+tests/reliability/test_soak.py runs the same code for 10 clients x 10 s and asserts that bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # `python bench/load.py` puts bench/, not the repo, on the path
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.worker import imagefactory  # noqa: E402
+
+
+@dataclass
+class LoadResult:
+    clients: int
+    seconds: float
+    photo_bytes: int
+    latencies: list[float] = field(default_factory=list)  # of successful posts, in seconds
+    errors: Counter[str] = field(default_factory=Counter)
+    photo_ids: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    ready: int = 0
+    failed: int = 0
+    unfinished: int = 0
+    drain_seconds: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies) + sum(self.errors.values())
+
+    def percentile(self, p: float) -> float:
+        if len(self.latencies) < 2:
+            return self.latencies[0] if self.latencies else 0.0
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[round(p) - 1]
+
+    def report(self) -> str:
+        rate = self.requests / self.elapsed if self.elapsed else 0.0
+        upload_mb_s = len(self.latencies) * self.photo_bytes / self.elapsed / 1e6 if self.elapsed else 0.0
+        lines = [
+            f"clients {self.clients}, {self.seconds:g} s, photo {self.photo_bytes / 1e6:.2f} MB",
+            f"requests        {self.requests} ({rate:.1f}/s, {upload_mb_s:.1f} MB/s of photos accepted)",
+            f"latency         p50 {self.percentile(50) * 1000:.0f} ms, p95 {self.percentile(95) * 1000:.0f} ms, "
+            f"p99 {self.percentile(99) * 1000:.0f} ms",
+            f"errors          {sum(self.errors.values())} {dict(self.errors) if self.errors else ''}".rstrip(),
+            f"photos accepted {len(self.photo_ids)}",
+            f"photos ready    {self.ready} (failed {self.failed}, lost {self.unfinished})",
+            f"queue drained   {self.drain_seconds:.1f} s after the load stopped",
+        ]
+        return "\n".join(lines)
+
+
+def make_photo(seed: int = 0) -> bytes:
+    """A 3264x2448 (8 MP) photo-like JPEG of about 2.4 MB, like a phone's."""
+    return imagefactory.encode_jpeg(imagefactory.photo(3264, 2448, seed=seed, grain=30), quality=90)
+
+
+async def _client(
+    http: httpx.AsyncClient, restaurant_id: int, photo: bytes, deadline: float, result: LoadResult
+) -> None:
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            response = await http.post(
+                f"/api/restaurants/{restaurant_id}/reviews",
+                data={"user_name": "Load", "rating": "4", "review_text": "benchmark"},
+                files=[("photos", ("load.jpg", photo, "image/jpeg"))],
+            )
+        except httpx.HTTPError as exc:
+            result.errors[type(exc).__name__] += 1
+            continue
+        if response.status_code == 201:
+            result.latencies.append(time.monotonic() - started)
+            result.photo_ids.extend(photo["id"] for photo in response.json()["photos"])
+        else:
+            result.errors[f"HTTP {response.status_code}"] += 1
+
+
+async def _drain(http: httpx.AsyncClient, result: LoadResult, timeout: float) -> None:
+    pending = set(result.photo_ids)
+    started = time.monotonic()
+    while pending and time.monotonic() - started < timeout:
+        batch = list(pending)[:200]
+        answers = await asyncio.gather(*(http.get(f"/api/photos/{photo_id}") for photo_id in batch))
+        for photo_id, answer in zip(batch, answers, strict=True):
+            status = answer.json()["status"] if answer.status_code == 200 else "unknown"
+            if status == "ready":
+                result.ready += 1
+                pending.discard(photo_id)
+            elif status == "failed":
+                result.failed += 1
+                pending.discard(photo_id)
+        if pending and len(batch) == len(pending):
+            await asyncio.sleep(0.5)
+    result.drain_seconds = time.monotonic() - started
+    result.unfinished = len(pending)
+
+
+async def run_load(
+    base_url: str, *, clients: int, seconds: float, photo: bytes, drain_timeout: float = 600
+) -> LoadResult:
+    """Post reviews from `clients` concurrent clients for `seconds`, then wait for every photo to finish."""
+    limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
+    timeout = httpx.Timeout(120, connect=10)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as http:
+        created = await http.post("/api/restaurants", json={"name": f"Load test {time.strftime('%H:%M:%S')}"})
+        created.raise_for_status()
+        result = LoadResult(clients=clients, seconds=seconds, photo_bytes=len(photo))
+        started = time.monotonic()
+        deadline = started + seconds
+        await asyncio.gather(*(_client(http, created.json()["id"], photo, deadline, result) for _ in range(clients)))
+        result.elapsed = time.monotonic() - started
+        await _drain(http, result, drain_timeout)
+    return result
+
+
+def _start_stack(workdir: Path, web_workers: int, worker_concurrency: int):  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine, text
+
+    from tests.fixtures.processes import WebProcess, WorkerProcess
+    from tests.fixtures.services import Azurite, PostgresServer, RedisServer
+    from tests.fixtures.stack import AppEnv, migrate
+
+    postgres, redis, azurite = PostgresServer(workdir / "pg"), RedisServer(workdir / "redis"), Azurite(workdir / "az")
+    for server in (postgres, redis, azurite):
+        server.start()
+    engine = create_engine(postgres.admin_dsn(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("CREATE DATABASE reviews_load"))
+    engine.dispose()
+    env = AppEnv(
+        {
+            "POSTGRES_HOST": postgres.host,
+            "POSTGRES_PORT": str(postgres.port),
+            "POSTGRES_DB": "reviews_load",
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_PASSWORD": "postgres",
+            "POSTGRES_SSLMODE": "disable",
+            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            "CELERY_BROKER_URL": redis.url,
+            "MAX_UPLOAD_BYTES": str(10 * 1024 * 1024),
+            "RATE_LIMIT_REVIEWS": "",  # every client shares one address here
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    migrate(env, "upgrade", "head")
+    web = WebProcess(env, workdir, workers=web_workers).start()
+    worker = WorkerProcess(env, workdir, concurrency=worker_concurrency).start()
+    return [worker, web, azurite, redis, postgres], web.url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--url", help="a running web service; default: start the whole stack here")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery worker processes")
+    args = parser.parse_args()
+
+    photo = make_photo()
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        started: list = []
+        url = args.url
+        try:
+            if url is None:
+                print("starting Postgres, Redis, Azurite, web (gunicorn) and worker (Celery)...", flush=True)
+                started, url = _start_stack(Path(tmp), args.web_workers, args.worker_concurrency)
+            print(f"posting reviews to {url} for {args.seconds:g} s from {args.clients} clients...", flush=True)
+            result = asyncio.run(run_load(url, clients=args.clients, seconds=args.seconds, photo=photo))
+        finally:
+            for process in started:
+                process.stop()
+    print(result.report())
+    sys.exit(0 if not result.errors and not result.unfinished and result.failed == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Per-client rate limit on posting reviews (the HTML form and the API), checked before the body is read.
+
+A flood of uploads is refused with 429 and Retry-After before a single photo byte reaches Blob. Counts live
+in RATE_LIMIT_STORAGE_URL (memory:// per process, redis://... shared by every process and replica), kept by
+the `limits` package with a moving window. If that storage is unreachable, requests are let through: a
+missing rate limit is better than a site that refuses every review.
+
+The client is the address the nearest proxy saw: the last X-Forwarded-For entry when there is one (Azure's
+ingress appends the real peer address, so what a client puts in the header itself does not count), else
+the socket's peer address.
+"""
+
+import logging
+import math
+import re
+import time
+
+import anyio.to_thread
+from limits import RateLimitItem, parse_many
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from restaurant_shared.settings import ConfigurationError, Settings
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from restaurant_web.errors import error_response
+
+log = logging.getLogger("restaurant_web.ratelimit")
+
+# The HTML form and the API endpoint that post a review with photos.
+LIMITED_PATHS = re.compile(r"^/(api/)?restaurants/[^/]+/reviews/?$")
+_WARN_EVERY_SECONDS = 60
+
+
+def parse_limits(value: str) -> list[RateLimitItem]:
+    if not value.strip():
+        return []
+    try:
+        return parse_many(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"Invalid configuration:\n  RATE_LIMIT_REVIEWS: {value!r} is not a rate limit such as 20/minute"
+        ) from None
+
+
+def client_address(scope: Scope) -> str:
+    forwarded = Headers(scope=scope).get("x-forwarded-for", "")
+    if forwarded.strip():
+        return forwarded.rsplit(",", 1)[-1].strip()
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class ReviewRateLimit:
+    """The limits and their counts; built at start-up so a bad RATE_LIMIT_REVIEWS stops the app at once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.items = parse_limits(settings.rate_limit_reviews)
+        url = settings.rate_limit_storage_url
+        # Fail fast when Redis is down: an upload must not wait on its rate limit.
+        options = {"socket_connect_timeout": 1, "socket_timeout": 1} if url.startswith("redis") else {}
+        storage = storage_from_string(url, **options)
+        assert isinstance(storage, Storage)  # the synchronous kind: counting runs in a worker thread
+        self.storage = storage
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self._last_warning = 0.0
+
+    def hit(self, client: str) -> int | None:
+        """Count one review post; None if allowed, else the seconds until the client may try again."""
+        try:
+            for item in self.items:
+                if not self.limiter.hit(item, "reviews", client):
+                    reset_at = self.limiter.get_window_stats(item, "reviews", client).reset_time
+                    return max(1, math.ceil(reset_at - time.time()))
+        except Exception as exc:  # storage down: let the request through, and say so now and then
+            now = time.monotonic()
+            if now - self._last_warning > _WARN_EVERY_SECONDS:
+                self._last_warning = now
+                log.warning("rate limit storage unavailable, not limiting: %s", type(exc).__name__)
+        return None
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, limit: ReviewRateLimit) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not self.limit.items
+            or not LIMITED_PATHS.match(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        retry_after = await anyio.to_thread.run_sync(self.limit.hit, client_address(scope))
+        if retry_after is None:
+            await self.app(scope, receive, send)
+            return
+        response = _too_many_requests(Request(scope), retry_after)
+        await response(scope, receive, send)
+
+
+def _too_many_requests(request: Request, retry_after: int) -> Response:
+    minutes = f"{math.ceil(retry_after / 60)} minute{'s' if retry_after > 60 else ''}"
+    message = f"You are posting reviews too quickly. Nothing was saved; please try again in {minutes}."
+    headers = {"Retry-After": str(retry_after)}
+    if not request.url.path.startswith("/api/") and "application/json" in request.headers.get("accept", ""):
+        # The review form's script shows `errors` next to the form, like any other refusal.
+        return JSONResponse({"errors": {"__all__": message}}, status_code=429, headers=headers)
+    return error_response(request, 429, message, headers)
