@@ -20,13 +20,13 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import psutil
+from sqlalchemy import text
+
 from restaurant_shared.blobstore import BlobStore, raw_blob_name
 from restaurant_shared.db import Database
 from restaurant_shared.settings import Settings
 from restaurant_shared.taskqueue import create_celery, enqueue_thumbnails
 from restaurant_worker.processing import process_photo
-from sqlalchemy import text
-
 from tests.fixtures.processes import WorkerProcess
 from tests.fixtures.services import Azurite, PostgresServer, RedisServer
 from tests.fixtures.stack import AppEnv, migrate

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageChops, ImageOps, ImageStat
+
 from restaurant_shared.settings import Settings
 from restaurant_worker.thumbnails import WEBP_METHOD, make_thumbnails
 

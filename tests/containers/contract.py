@@ -3,7 +3,6 @@
 import re
 
 from restaurant_shared.settings import Settings
-
 from tests.fixtures.stack import REPO_ROOT
 
 

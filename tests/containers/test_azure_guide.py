@@ -6,8 +6,8 @@ import shlex
 from typing import Any
 
 import pytest
-from restaurant_shared.settings import Settings
 
+from restaurant_shared.settings import Settings
 from tests.containers.contract import settings_variables
 from tests.containers.images import AZURE_COMPOSE, AZURE_GUIDE, environment, load_yaml
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 from pycomposefile import ComposeFile
-from restaurant_shared.settings import Settings
 
+from restaurant_shared.settings import Settings
 from tests.containers.contract import settings_variables, web_reads, worker_reads
 from tests.containers.images import AZURE_COMPOSE, AZURE_GUIDE, environment, load_yaml
 

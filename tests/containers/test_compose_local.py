@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from restaurant_shared.settings import Settings
 
+from restaurant_shared.settings import Settings
 from tests.containers.contract import gunicorn_variables, settings_variables, web_reads, worker_reads
 from tests.containers.images import LOCAL_COMPOSE, WEB_DOCKERFILE, WORKER_DOCKERFILE, Dockerfile, environment, load_yaml
 from tests.fixtures.services import Azurite, PostgresServer, _pg_bin_dir

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
-from restaurant_shared.migrate import alembic_config
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from restaurant_shared.migrate import alembic_config
 from tests.containers.images import LOCAL_COMPOSE, NativeImage, load_yaml
 from tests.e2e.helpers import create_restaurant, post_review, wait_for_photos
 from tests.fixtures.processes import AppProcess

@@ -5,10 +5,10 @@ import time
 
 import httpx
 from PIL import Image
-from restaurant_shared.blobstore import BlobStore
-from restaurant_shared.settings import Settings
 from sqlalchemy import create_engine, text
 
+from restaurant_shared.blobstore import BlobStore
+from restaurant_shared.settings import Settings
 from tests.e2e.helpers import create_restaurant, post_review, wait_for_photos
 from tests.fixtures.processes import WebProcess, WorkerProcess
 from tests.fixtures.services import RedisServer

@@ -9,11 +9,11 @@ import httpx
 import psycopg2
 import pytest
 from psycopg2 import sql
+from sqlalchemy import text
+
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import create_db_engine
 from restaurant_shared.identity import POSTGRES_SCOPE, get_credential
-from sqlalchemy import text
-
 from tests.fixtures.identity_emulator import POSTGRES_RESOURCE, Identity, ManagedIdentityEmulator
 from tests.fixtures.processes import WebProcess
 from tests.fixtures.services import PostgresServer

@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass
 
 import redis
-from restaurant_shared.blobstore import BlobStore
-from restaurant_shared.settings import Settings
 from sqlalchemy import create_engine, text
 
+from restaurant_shared.blobstore import BlobStore
+from restaurant_shared.settings import Settings
 from tests.fixtures.stack import AppEnv
 
 UUID_NAME = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -3,6 +3,7 @@
 import pytest
 from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
 from celery.utils.serialization import get_pickleable_exception
+
 from restaurant_worker.policy import failure_reason
 from restaurant_worker.thumbnails import ImageRejected
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from markupsafe import escape
 from PIL import Image
+
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.settings import Settings
-
 from tests.e2e.helpers import wait_for_photos
 from tests.fixtures.processes import WebProcess, WorkerProcess
 from tests.reliability import hostile

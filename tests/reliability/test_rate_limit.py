@@ -5,8 +5,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from restaurant_web.app import create_app
 
+from restaurant_web.app import create_app
 from tests.fixtures.processes import WebProcess
 from tests.fixtures.services import RedisServer, free_port
 from tests.fixtures.stack import AppEnv

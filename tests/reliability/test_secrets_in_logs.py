@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from restaurant_shared.blobstore import BlobStore
 
+from restaurant_shared.blobstore import BlobStore
 from tests.e2e.helpers import create_restaurant, post_review, wait_for_photos
 from tests.fixtures.identity_emulator import ManagedIdentityEmulator
 from tests.fixtures.processes import WebProcess, WorkerProcess

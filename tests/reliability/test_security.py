@@ -14,12 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import Database
 from restaurant_shared.settings import Settings
 from restaurant_web.app import create_app
 from restaurant_worker.processing import process_photo
-
 from tests.fixtures.processes import WebProcess
 from tests.fixtures.stack import AppEnv
 from tests.web.conftest import Browser, make_restaurant

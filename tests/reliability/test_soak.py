@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from restaurant_shared.blobstore import BlobStore
-from restaurant_shared.settings import Settings
 
 from bench.load import make_photo, run_load
+from restaurant_shared.blobstore import BlobStore
+from restaurant_shared.settings import Settings
 from tests.fixtures.processes import WebProcess
 from tests.fixtures.stack import AppEnv
 from tests.reliability.conftest import NO_RATE_LIMIT

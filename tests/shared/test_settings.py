@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+
 from restaurant_shared.settings import ConfigurationError, load_settings
 
 BASE = {

@@ -2,6 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+
 from restaurant_shared.settings import Settings
 from restaurant_web.app import create_app
 from restaurant_web.security import CSRF_COOKIE

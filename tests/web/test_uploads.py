@@ -4,11 +4,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.settings import Settings
 from restaurant_web.app import create_app
-from sqlalchemy import create_engine, text
-
 from tests.fixtures.services import free_port
 from tests.fixtures.stack import AppEnv
 from tests.web.conftest import Browser, make_restaurant

@@ -10,6 +10,7 @@ from typing import Literal
 
 import pytest
 from PIL import Image, ImageFile
+
 from restaurant_worker.thumbnails import (
     CorruptImage,
     ImageRejected,

@@ -8,9 +8,9 @@ from pathlib import Path
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+
 from restaurant_shared.logging import configure_logging
 from restaurant_shared.settings import Settings, get_settings
-
 from restaurant_web.errors import install_error_handlers
 from restaurant_web.ratelimit import RateLimitMiddleware, ReviewRateLimit
 from restaurant_web.routes import api, docs, health, pages, photos

@@ -4,10 +4,10 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from restaurant_shared.blobstore import BlobStore
-from restaurant_shared.settings import Settings
 from sqlalchemy.orm import Session
 
+from restaurant_shared.blobstore import BlobStore
+from restaurant_shared.settings import Settings
 from restaurant_web.services import Services
 
 

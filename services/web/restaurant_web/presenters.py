@@ -1,7 +1,6 @@
 """Turn database rows into API shapes; the pages use the same URLs."""
 
 from restaurant_shared.models import Photo, PhotoStatus, Restaurant, Review
-
 from restaurant_web.repository import RestaurantSummary, rating_summary
 from restaurant_web.schemas import PhotoOut, RestaurantDetailOut, RestaurantSummaryOut, ReviewOut
 

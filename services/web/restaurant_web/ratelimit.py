@@ -19,12 +19,12 @@ import anyio.to_thread
 from limits import RateLimitItem, parse_many
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from restaurant_shared.settings import ConfigurationError, Settings
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from restaurant_shared.settings import ConfigurationError, Settings
 from restaurant_web.errors import error_response
 
 log = logging.getLogger("restaurant_web.ratelimit")

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from restaurant_shared.models import Photo, PhotoStatus, Restaurant, Review
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from restaurant_shared.models import Photo, PhotoStatus, Restaurant, Review
 from restaurant_web.schemas import RestaurantCreate, ReviewCreate
 from restaurant_web.uploads import StagedPhoto
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 import anyio.to_thread
 from fastapi import HTTPException
 from pydantic import ValidationError
-from restaurant_shared.models import Review
-from restaurant_shared.taskqueue import enqueue_thumbnails
 from starlette.requests import Request
 
+from restaurant_shared.models import Review
+from restaurant_shared.taskqueue import enqueue_thumbnails
 from restaurant_web import repository
 from restaurant_web.schemas import ReviewCreate
 from restaurant_web.services import Services

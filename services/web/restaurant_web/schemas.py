@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
 from restaurant_shared.models import (
     ADDRESS_MAX,
     DESCRIPTION_MAX,

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from celery import Celery
+
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import Database
 from restaurant_shared.settings import Settings

@@ -6,8 +6,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi.templating import Jinja2Templates
-from restaurant_shared.models import Photo
 
+from restaurant_shared.models import Photo
 from restaurant_web.presenters import thumbnail_url
 from restaurant_web.security import CSRF_FIELD, csrf_token
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 from PIL import Image
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
 from restaurant_shared.blobstore import BlobStore, raw_blob_name
 from restaurant_shared.settings import Settings
-from starlette.requests import Request
 
 BLOCK_SIZE = 4 * 1024 * 1024
 # Enough for the header of any real photo; a JPEG can carry up to several 64 KB metadata segments

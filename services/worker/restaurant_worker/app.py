@@ -12,12 +12,12 @@ from typing import Any
 from celery import Task, bootsteps
 from celery.exceptions import Retry
 from celery.signals import worker_process_init
+
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import Database
 from restaurant_shared.logging import configure_logging
 from restaurant_shared.settings import get_settings
 from restaurant_shared.taskqueue import MAKE_THUMBNAILS, create_celery
-
 from restaurant_worker import policy
 from restaurant_worker.processing import mark_failed, process_photo
 from restaurant_worker.sweeper import SweeperThread

@@ -3,12 +3,12 @@
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import update
+
 from restaurant_shared.blobstore import BlobStore, raw_blob_name, thumbnail_blob_name
 from restaurant_shared.db import Database
 from restaurant_shared.models import FAILURE_REASON_MAX, Photo, PhotoStatus
 from restaurant_shared.settings import Settings
-from sqlalchemy import update
-
 from restaurant_worker.thumbnails import make_thumbnails
 
 

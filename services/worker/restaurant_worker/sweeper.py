@@ -12,12 +12,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from celery import Celery
+from sqlalchemy import func, select, text, update
+
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import Database
 from restaurant_shared.models import Photo, PhotoStatus
 from restaurant_shared.settings import Settings
 from restaurant_shared.taskqueue import enqueue_thumbnails
-from sqlalchemy import func, select, text, update
 
 log = logging.getLogger("restaurant_worker.sweeper")
 _SWEEP_LOCK_ID = 0x5EED_F07A

@@ -1,6 +1,7 @@
 """Alembic environment: migrations use the same engine factory as the services, so they run keyless too."""
 
 from alembic import context
+
 from restaurant_shared.db import create_db_engine
 from restaurant_shared.models import Base
 from restaurant_shared.settings import get_settings

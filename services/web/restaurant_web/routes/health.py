@@ -6,9 +6,9 @@ from collections.abc import Callable
 import anyio.to_thread
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from restaurant_shared.identity import STORAGE_SCOPE, get_credential
 from sqlalchemy import text
 
+from restaurant_shared.identity import STORAGE_SCOPE, get_credential
 from restaurant_web.deps import ServicesDep
 from restaurant_web.services import Services
 

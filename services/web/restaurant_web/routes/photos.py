@@ -11,9 +11,9 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
 from restaurant_shared.blobstore import THUMBNAIL_CACHE_CONTROL, thumbnail_blob_name
 from restaurant_shared.models import PhotoStatus
-
 from restaurant_web import repository
 from restaurant_web.deps import ServicesDep, SessionDep
 
