@@ -1,7 +1,8 @@
 """Gunicorn settings for the web service (the production server, in containers and natively).
 
 Process-server settings come from the environment that the hosting platform sets: PORT (App Service and
-Container Apps conventions) and WEB_CONCURRENCY (the usual name for the worker count).
+Container Apps conventions), WEB_CONCURRENCY (the usual name for the worker count) and FORWARDED_ALLOW_IPS
+(the proxies in front of the app).
 """
 
 import os
@@ -16,4 +17,7 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
-forwarded_allow_ips = "*"
+# Which peers may tell us the client's address (X-Forwarded-For): only trusted proxies, else a client
+# could name itself anyone (and escape the per-client rate limit). Uvicorn then takes the rightmost
+# address that is not one of these: the client as the nearest trusted proxy saw it.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

@@ -116,7 +116,7 @@ def test_sets_nothing_the_app_does_not_read(services: dict[str, Any], name: str)
 
 
 def test_web_sets_the_process_server_variables(services: dict[str, Any]) -> None:
-    assert gunicorn_variables() == {"PORT", "WEB_CONCURRENCY"}
+    assert gunicorn_variables() == {"PORT", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"}
     assert gunicorn_variables() <= set(environment(services["web"]))
 
 

@@ -53,15 +53,27 @@ def test_fourth_review_in_a_minute_is_429_with_retry_after_as_json_page_and_form
     assert limited.post("/api/restaurants", json={"name": "Still fine"}).status_code == 201
 
 
-def test_limit_is_per_client_address_and_a_forged_forwarded_for_does_not_escape_it(limited: Browser) -> None:
-    restaurant_id = make_restaurant(limited)["id"]
-    # Behind Azure's ingress the last X-Forwarded-For entry is the peer the proxy saw; what a client
-    # writes before it is its own invention and must not give it a fresh allowance.
-    for forged in ("1.1.1.1", "2.2.2.2", "3.3.3.3"):
-        assert post(limited, restaurant_id, **{"X-Forwarded-For": f"{forged}, 198.51.100.7"}).status_code == 201
-    assert post(limited, restaurant_id, **{"X-Forwarded-For": "4.4.4.4, 198.51.100.7"}).status_code == 429
-    assert post(limited, restaurant_id, **{"X-Forwarded-For": "198.51.100.8"}).status_code == 201
-    assert post(limited, restaurant_id).status_code == 201  # the test client's own address is untouched
+@pytest.mark.parametrize("trusted", ["127.0.0.1,::1", "10.0.0.0/8"])
+def test_limit_is_per_client_address_and_a_forged_forwarded_for_does_not_escape_it(
+    app_env: AppEnv, log_dir: Path, clean_state: None, trusted: str
+) -> None:
+    """Through gunicorn's own proxy handling. With "127.0.0.1" trusted, this test plays the proxy: the
+    client is the rightmost untrusted X-Forwarded-For entry, and what a client wrote before it does not
+    count. With only "10.0.0.0/8" trusted, the test is an ordinary client whose header is ignored."""
+    extra = {"RATE_LIMIT_REVIEWS": LIMIT, "FORWARDED_ALLOW_IPS": trusted}
+    web = WebProcess(app_env, log_dir, workers=1, extra_env=extra).start()
+    try:
+        with httpx.Client(base_url=web.url, timeout=30) as client:
+            restaurant_id = client.post("/api/restaurants", json={"name": "Proxied"}).json()["id"]
+            behind_proxy = [
+                post(client, restaurant_id, **{"X-Forwarded-For": f"{forged}, 198.51.100.7"}).status_code
+                for forged in ("1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4")
+            ]
+            other_client = post(client, restaurant_id, **{"X-Forwarded-For": "198.51.100.8"}).status_code
+    finally:
+        web.stop()
+    assert behind_proxy == [201, 201, 201, 429]
+    assert other_client == (201 if trusted.startswith("127.") else 429)
 
 
 def test_redis_storage_shares_the_limit_between_web_processes(

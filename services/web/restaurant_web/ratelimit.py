@@ -5,9 +5,9 @@ in RATE_LIMIT_STORAGE_URL (memory:// per process, redis://... shared by every pr
 the `limits` package with a moving window. If that storage is unreachable, requests are let through: a
 missing rate limit is better than a site that refuses every review.
 
-The client is the address the nearest proxy saw: the last X-Forwarded-For entry when there is one (Azure's
-ingress appends the real peer address, so what a client puts in the header itself does not count), else
-the socket's peer address.
+The client is the address uvicorn resolved: the socket's peer, or, when that peer is a trusted proxy
+(FORWARDED_ALLOW_IPS, see gunicorn.conf.py), the rightmost X-Forwarded-For entry that is not a trusted
+proxy. What a client writes into the header itself therefore never gives it a fresh allowance.
 """
 
 import logging
@@ -19,7 +19,6 @@ import anyio.to_thread
 from limits import RateLimitItem, parse_many
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -46,9 +45,6 @@ def parse_limits(value: str) -> list[RateLimitItem]:
 
 
 def client_address(scope: Scope) -> str:
-    forwarded = Headers(scope=scope).get("x-forwarded-for", "")
-    if forwarded.strip():
-        return forwarded.rsplit(",", 1)[-1].strip()
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
 
