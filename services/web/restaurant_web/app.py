@@ -8,6 +8,7 @@ from pathlib import Path
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from PIL import Image
 
 from restaurant_shared.logging import configure_logging
 from restaurant_shared.settings import Settings, get_settings
@@ -24,6 +25,8 @@ STATIC_DIR = Path(__file__).with_name("static")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    # Pillow refuses to even open an image over twice this (see uploads.read_dimensions).
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
     services = Services.from_settings(settings)
 
     @asynccontextmanager

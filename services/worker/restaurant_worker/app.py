@@ -12,6 +12,7 @@ from typing import Any
 from celery import Task, bootsteps
 from celery.exceptions import Retry
 from celery.signals import worker_process_init
+from PIL import Image
 
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import Database
@@ -24,6 +25,9 @@ from restaurant_worker.sweeper import SweeperThread
 
 settings = get_settings()
 configure_logging(settings.log_level)
+# Pillow's own decompression-bomb check, at the same limit the web app enforces on upload (its default,
+# 89 MP, would reject photos the web app accepted when MAX_IMAGE_PIXELS is set higher).
+Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
 log = logging.getLogger("restaurant_worker")
 
 celery = create_celery(settings, name="restaurant-worker")

@@ -9,8 +9,8 @@ the original. Each smaller thumbnail is resized from the next larger one, never 
 
 Thread safety: ``warnings.catch_warnings`` mutates process-global state on Python < 3.14, so
 call this from one thread per process (Celery's prefork pool) or from processes, not from a
-thread pool. Pillow's global ``Image.MAX_IMAGE_PIXELS`` is left alone; ``max_pixels`` is the
-limit, and Pillow's own (larger, ~89 MP) bomb check stays as a second line of defence.
+thread pool. ``max_pixels`` is the limit; Pillow's own bomb check (``Image.MAX_IMAGE_PIXELS``,
+which the worker sets to the same configured limit at start-up) stays as a second line of defence.
 """
 
 from __future__ import annotations
