@@ -5,6 +5,7 @@ tokens from the (emulated) managed-identity endpoint, and the emulator sees both
 """
 
 import io
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def test_full_flow_with_managed_identity_only(
             assert redirect.status_code == 307
             sas_url = redirect.headers["location"]
             assert "sig=" in sas_url and "sp=r" in sas_url and "skoid=" in sas_url  # a user-delegation SAS
-            response = httpx.get(sas_url, timeout=10, verify=str(ca_bundle))
+            response = httpx.get(sas_url, timeout=10, verify=ssl.create_default_context(cafile=str(ca_bundle)))
         assert response.status_code == 200
         assert Image.open(io.BytesIO(response.content)).size == (1280, 960)
     finally:

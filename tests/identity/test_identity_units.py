@@ -1,5 +1,6 @@
 """The identity path piece by piece: Postgres token refresh, SAS limits, and clear failures."""
 
+import ssl
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -96,7 +97,7 @@ def test_sas_url_is_read_only_for_one_blob_and_expires(in_azure_mode: AppEnv, ca
     url = store.thumbnail_sas_url("sas-test/320.webp", timedelta(seconds=3))
     base, query = url.split("?", 1)
     assert "skoid=" in query and "sp=r&" in query  # user-delegation SAS, read permission only
-    with httpx.Client(verify=_ssl_context(ca_bundle), timeout=10) as client:
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(ca_bundle)), timeout=10) as client:
         assert client.get(url).content == b"first blob"
         write = client.put(url, content=b"overwrite", headers={"x-ms-blob-type": "BlockBlob"})
         assert write.status_code == 403
@@ -106,12 +107,6 @@ def test_sas_url_is_read_only_for_one_blob_and_expires(in_azure_mode: AppEnv, ca
         time.sleep(4)
         assert client.get(url).status_code == 403
     assert b"".join(store.open_thumbnail("sas-test/320.webp")) == b"first blob"
-
-
-def _ssl_context(ca_bundle: Path):  # type: ignore[no-untyped-def]
-    import ssl
-
-    return ssl.create_default_context(cafile=str(ca_bundle))
 
 
 @pytest.mark.parametrize("fault", ["wrong client id", "wrong audience", "expired token"])
