@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -22,7 +21,7 @@ from tests.fixtures.services import (
     external_postgres_url,
     external_redis_url,
 )
-from tests.fixtures.stack import AppEnv, migrate
+from tests.fixtures.stack import AppEnv, migrate, reset_state
 
 TEST_DATABASE = "reviews_test"
 
@@ -104,15 +103,7 @@ def blob_store(settings: Settings) -> BlobStore:
 @pytest.fixture
 def clean_state(settings: Settings, blob_store: BlobStore) -> Iterator[None]:
     """Empty tables, containers and queue before a test, so its counts are its own."""
-    engine = create_engine(AppEnv.database_url(settings))
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE restaurant, review, photo RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    for container in (blob_store.uploads, blob_store.thumbnails):
-        client = blob_store._client.get_container_client(container)
-        for blob in client.list_blobs():
-            client.delete_blob(blob.name)
-    redis.Redis.from_url(settings.celery_broker_url).flushdb()
+    reset_state(settings, blob_store)
     yield
 
 

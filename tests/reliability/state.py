@@ -11,7 +11,6 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import redis
 from sqlalchemy import create_engine, text
 
 from restaurant_shared.blobstore import BlobStore
@@ -92,19 +91,6 @@ def assert_nothing_lost(settings: Settings, store: BlobStore, timeout: float = 6
     for name in thumbnails:
         assert THUMBNAIL_NAME.match(name)[1] in known, f"thumbnail without a photo: {name}"  # type: ignore[index]
     return raws - known
-
-
-def reset_state(settings: Settings, store: BlobStore) -> None:
-    """Empty tables, containers and queue (the module-scoped twin of the `clean_state` fixture)."""
-    engine = create_engine(AppEnv.database_url(settings))
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE restaurant, review, photo RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    for container in (store.uploads, store.thumbnails):
-        client = store._client.get_container_client(container)
-        for blob in client.list_blobs():
-            client.delete_blob(blob.name)
-    redis.Redis.from_url(settings.celery_broker_url).flushdb()
 
 
 def is_uuid(value: str) -> bool:

@@ -20,9 +20,10 @@ from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.settings import Settings
 from tests.e2e.helpers import wait_for_photos
 from tests.fixtures.processes import WebProcess, WorkerProcess
+from tests.fixtures.stack import reset_state
 from tests.reliability import hostile
 from tests.reliability.hostile import Multipart, review_body
-from tests.reliability.state import assert_nothing_lost, query, reset_state
+from tests.reliability.state import assert_nothing_lost, query
 from tests.worker import imagefactory
 
 MB = 1024 * 1024
