@@ -4,8 +4,10 @@
 
 Without --url it starts its own Postgres, Redis, Azurite, the web service under gunicorn with the production
 config and a Celery worker (the test suite's fixture classes), so the figures are those of the real stack.
-It prints requests/s, latency percentiles and errors, then waits for the queue to drain and prints how many
-photos reached `ready` and how long that took. 0 errors and 0 lost photos are the bar.
+It first runs one client alone (up to 10 s) as the baseline, then the N clients; for each it prints
+requests/s, latency percentiles and errors, waits for the queue to drain and prints how many photos reached
+`ready` and how long that took, and finally the ratios of the load run to the baseline. 0 errors and 0 lost
+photos are the bar.
 tests/reliability/test_soak.py runs the same code for 10 clients x 10 s and asserts that bar.
 """
 
@@ -53,8 +55,12 @@ class LoadResult:
             return self.latencies[0] if self.latencies else 0.0
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[round(p) - 1]
 
+    @property
+    def rate(self) -> float:
+        return self.requests / self.elapsed if self.elapsed else 0.0
+
     def report(self) -> str:
-        rate = self.requests / self.elapsed if self.elapsed else 0.0
+        rate = self.rate
         upload_mb_s = len(self.latencies) * self.photo_bytes / self.elapsed / 1e6 if self.elapsed else 0.0
         lines = [
             f"clients {self.clients}, {self.seconds:g} s, photo {self.photo_bytes / 1e6:.2f} MB",
@@ -185,13 +191,24 @@ def main() -> None:
             if url is None:
                 print("starting Postgres, Redis, Azurite, web (gunicorn) and worker (Celery)...", flush=True)
                 started, url = _start_stack(Path(tmp), args.web_workers, args.worker_concurrency)
+            baseline_seconds = min(10.0, args.seconds)
+            print(f"baseline: one client posting for {baseline_seconds:g} s...", flush=True)
+            baseline = asyncio.run(run_load(url, clients=1, seconds=baseline_seconds, photo=photo))
             print(f"posting reviews to {url} for {args.seconds:g} s from {args.clients} clients...", flush=True)
             result = asyncio.run(run_load(url, clients=args.clients, seconds=args.seconds, photo=photo))
         finally:
             for process in started:
                 process.stop()
+    print("\n--- baseline: one client ---")
+    print(baseline.report())
+    print(f"\n--- load: {args.clients} clients ---")
     print(result.report())
-    sys.exit(0 if not result.errors and not result.unfinished and result.failed == 0 else 1)
+    print(
+        f"\nagainst one client: throughput x{result.rate / baseline.rate:.2f}, "
+        f"p50 latency x{result.percentile(50) / baseline.percentile(50):.2f}"
+    )
+    clean = all(not run.errors and not run.unfinished and run.failed == 0 for run in (baseline, result))
+    sys.exit(0 if clean else 1)
 
 
 if __name__ == "__main__":
