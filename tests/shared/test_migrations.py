@@ -94,3 +94,47 @@ def test_deleting_a_restaurant_cascades_to_reviews_and_photos(migrated_engine: E
         assert conn.execute(text("SELECT count(*) FROM review WHERE restaurant_id = 100")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM photo WHERE review_id = 100")).scalar() == 0
         transaction.rollback()
+
+
+def test_upgrade_backfills_the_stored_aggregates_in_batches(empty_database: AppEnv) -> None:
+    migrate(empty_database, "upgrade", "0001")
+    engine = create_engine(AppEnv.database_url(empty_database.settings()))
+    with engine.begin() as conn:
+        # 2,500 restaurants with gaps in their ids (more than two batches), reviews on most of them, and ready
+        # photos whose best one must become the cover.
+        conn.execute(text("INSERT INTO restaurant (id, name) SELECT g * 2, 'R' || g FROM generate_series(1, 2500) g"))
+        conn.execute(
+            text(
+                "INSERT INTO review (restaurant_id, user_name, rating, created_at)"
+                " SELECT (g % 2000 + 1) * 2, 'U', 1 + g % 5, now() - g * interval '1 minute'"
+                " FROM generate_series(1, 10000) g"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO photo (id, review_id, position, status, content_type, size_bytes, width, height,"
+                " thumbnail_sizes) SELECT gen_random_uuid(), id, 0, CASE WHEN id % 3 = 0 THEN 'pending' ELSE 'ready'"
+                " END, 'image/jpeg', 1, 10, 10, '{320}' FROM review WHERE id % 2 = 0"
+            )
+        )
+    migrate(empty_database, "upgrade", "head")
+    with engine.connect() as conn:
+        wrong = conn.execute(
+            text("""
+            SELECT count(*) FROM restaurant r
+            LEFT JOIN LATERAL (SELECT count(*) n, coalesce(sum(rating), 0) s, max(created_at) latest
+                               FROM review WHERE restaurant_id = r.id) agg ON true
+            LEFT JOIN LATERAL (SELECT p.id FROM review rv JOIN photo p ON p.review_id = rv.id
+                               WHERE rv.restaurant_id = r.id AND p.status = 'ready'
+                               ORDER BY rv.rating DESC, rv.created_at DESC, rv.id DESC, p.position LIMIT 1) c ON true
+            WHERE (r.review_count, r.rating_sum, r.last_review_at, r.cover_photo_id)
+                  IS DISTINCT FROM (agg.n, agg.s, agg.latest, c.id)
+            """)
+        ).scalar()
+        counted = conn.execute(text("SELECT sum(review_count), count(cover_photo_id) FROM restaurant")).one()
+        invalid = conn.execute(text("SELECT count(*) FROM pg_index WHERE NOT indisvalid")).scalar()
+    engine.dispose()
+    assert wrong == 0
+    assert counted == (10000, 1000)  # photos on even review ids: half of the reviewed restaurants
+    assert invalid == 0
+    migrate(empty_database, "check")

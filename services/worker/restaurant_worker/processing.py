@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
+from restaurant_shared import aggregates
 from restaurant_shared.blobstore import BlobStore, raw_blob_name, thumbnail_blob_name
 from restaurant_shared.db import Database
 from restaurant_shared.models import FAILURE_REASON_MAX, Photo, PhotoStatus
@@ -65,6 +66,7 @@ def process_photo(db: Database, store: BlobStore, settings: Settings, photo_id: 
                 failure_reason=None,
             )
         )
+        aggregates.offer_cover(session, photo_id)
     return Outcome(PhotoStatus.READY, result.width, result.height, sizes)
 
 
