@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from restaurant_shared.blobstore import BlobStore
@@ -21,7 +20,7 @@ from tests.fixtures.services import (
     external_postgres_url,
     external_redis_url,
 )
-from tests.fixtures.stack import AppEnv, migrate, reset_state
+from tests.fixtures.stack import AppEnv, migrate, recreate_database, reset_state
 
 TEST_DATABASE = "reviews_test"
 
@@ -63,11 +62,6 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite | None
 def app_env(postgres: PostgresServer | None, redis_server: RedisServer | None, azurite: Azurite | None) -> AppEnv:
     """The environment of the local-development mode: Postgres password, Redis broker, Azurite key."""
     admin_url = make_url(external_postgres_url() or postgres.admin_dsn())  # type: ignore[union-attr]
-    engine = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{TEST_DATABASE}"'))
-    engine.dispose()
     env = AppEnv(
         {
             "POSTGRES_HOST": admin_url.host or "127.0.0.1",
@@ -84,6 +78,7 @@ def app_env(postgres: PostgresServer | None, redis_server: RedisServer | None, a
             "LOG_LEVEL": "INFO",
         }
     )
+    env = recreate_database(env, TEST_DATABASE)
     migrate(env, "upgrade", "head")
     return env
 

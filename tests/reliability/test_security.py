@@ -180,7 +180,7 @@ def test_api_writes_from_other_sites_are_403_and_write_nothing(
     assert created.status_code == 403 and "not allowed" in created.json()["detail"]
     review = post_review(site, restaurant["id"], **headers)
     assert review.status_code == 403
-    assert site.get("/api/restaurants").json()["total"] == 1
+    assert len(site.get("/api/restaurants").json()["items"]) == 1
     assert site.get(f"/api/restaurants/{restaurant['id']}").json()["review_count"] == 0
     assert list(blob_store.list_raw()) == []
 

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from restaurant_web.pagination import CursorInvalid
 from restaurant_web.security import CsrfError
 from restaurant_web.templating import templates
 from restaurant_web.uploads import UploadRejected
@@ -48,6 +49,10 @@ async def _upload_rejected(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, exc.message)
 
 
+async def _cursor_invalid(request: Request, exc: Exception) -> Response:
+    return error_response(request, 400, str(exc))
+
+
 async def _csrf_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 403, str(exc))
 
@@ -69,5 +74,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(UploadRejected, _upload_rejected)
     app.add_exception_handler(CsrfError, _csrf_error)
+    app.add_exception_handler(CursorInvalid, _cursor_invalid)
     app.add_exception_handler(AzureError, _storage_error)
     app.add_exception_handler(DBAPIError, _database_error)

@@ -1,7 +1,6 @@
 """Turn database rows into API shapes; the pages use the same URLs."""
 
 from restaurant_shared.models import Photo, PhotoStatus, Restaurant, Review
-from restaurant_web.repository import RestaurantSummary, rating_summary
 from restaurant_web.schemas import PhotoOut, RestaurantDetailOut, RestaurantSummaryOut, ReviewOut
 
 
@@ -38,29 +37,25 @@ def review_out(review: Review) -> ReviewOut:
     )
 
 
-def summary_out(summary: RestaurantSummary, cover_size: int) -> RestaurantSummaryOut:
-    cover = thumbnail_url(summary.cover_photo_id, cover_size) if summary.cover_photo_id else None
+def summary_out(restaurant: Restaurant, cover_size: int) -> RestaurantSummaryOut:
+    cover = thumbnail_url(restaurant.cover_photo_id, cover_size) if restaurant.cover_photo_id else None
     return RestaurantSummaryOut(
-        id=summary.id,
-        name=summary.name,
-        street_address=summary.street_address,
-        description=summary.description,
-        created_at=summary.created_at,
-        avg_rating=summary.avg_rating,
-        review_count=summary.review_count,
-        cover_photo_url=cover,
-    )
-
-
-def restaurant_detail_out(restaurant: Restaurant) -> RestaurantDetailOut:
-    rating = rating_summary(restaurant)
-    return RestaurantDetailOut(
         id=restaurant.id,
         name=restaurant.name,
         street_address=restaurant.street_address,
         description=restaurant.description,
         created_at=restaurant.created_at,
-        avg_rating=rating.avg_rating,
-        review_count=rating.review_count,
-        reviews=[review_out(review) for review in restaurant.reviews],
+        avg_rating=restaurant.avg_rating,
+        review_count=restaurant.review_count,
+        cover_photo_url=cover,
+    )
+
+
+def restaurant_detail_out(
+    restaurant: Restaurant, cover_size: int, reviews: list[Review], reviews_next: str | None
+) -> RestaurantDetailOut:
+    return RestaurantDetailOut(
+        **summary_out(restaurant, cover_size).model_dump(),
+        reviews=[review_out(review) for review in reviews],
+        reviews_next=reviews_next,
     )

@@ -67,11 +67,14 @@ class RestaurantSummaryOut(RestaurantOut):
     cover_photo_url: str | None = None
 
 
+PAGE_LINK = "URL of the next page in the same order, or null on the last page"
+
+
 class RestaurantPage(BaseModel):
     items: list[RestaurantSummaryOut]
-    total: int
     limit: int
-    offset: int
+    next: str | None = Field(description=PAGE_LINK)
+    prev: str | None = Field(description="URL of the previous page, or null on the first page")
 
 
 class PhotoOut(BaseModel):
@@ -93,10 +96,16 @@ class ReviewOut(BaseModel):
     photos: list[PhotoOut]
 
 
-class RestaurantDetailOut(RestaurantOut):
-    avg_rating: float | None
-    review_count: int
-    reviews: list[ReviewOut]
+class ReviewPage(BaseModel):
+    items: list[ReviewOut]
+    limit: int
+    next: str | None = Field(description="URL of the next (older) reviews, or null after the oldest")
+    prev: str | None = Field(description="URL of the previous (newer) reviews, or null on the newest")
+
+
+class RestaurantDetailOut(RestaurantSummaryOut):
+    reviews: list[ReviewOut] = Field(description="The newest reviews; follow reviews_next for older ones")
+    reviews_next: str | None = Field(description="URL of the next page of reviews, or null when all are here")
 
 
 class ErrorOut(BaseModel):

@@ -71,22 +71,11 @@ def nominal_srcset(photo_id: object, sizes: Sequence[int]) -> str:
     return ", ".join(f"{thumbnail_url(photo_id, size)} {size}w" for size in sorted(sizes))
 
 
-def list_url(q: str = "", sort: str = "newest", page: int = 1) -> str:
+def list_url(q: str = "", sort: str = "newest", cursor: str | None = None) -> str:
     """A shareable list URL that leaves out the defaults."""
-    params = {"q": q.strip(), "sort": sort if sort != "newest" else "", "page": page if page > 1 else ""}
+    params = {"q": q.strip(), "sort": sort if sort != "newest" else "", "cursor": cursor or ""}
     query = urlencode({key: value for key, value in params.items() if value})
     return f"/?{query}" if query else "/"
-
-
-def page_window(page: int, pages: int, around: int = 1) -> list[int | None]:
-    """Page numbers to link: first, last and a few around the current one; None marks a gap."""
-    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
-    window: list[int | None] = []
-    for number in shown:
-        if window and number - (window[-1] or 0) > 1:
-            window.append(None)
-        window.append(number)
-    return window
 
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
@@ -100,4 +89,3 @@ templates.env.globals["fitted_size"] = fitted_size
 templates.env.globals["photo_srcset"] = photo_srcset
 templates.env.globals["nominal_srcset"] = nominal_srcset
 templates.env.globals["list_url"] = list_url
-templates.env.globals["page_window"] = page_window

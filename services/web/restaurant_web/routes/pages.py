@@ -4,7 +4,6 @@ The review form also works without a reload: its script sends the same form with
 (to report upload progress and keep the chosen files on an error) and gets JSON back instead of a page.
 """
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -17,11 +16,12 @@ from restaurant_web.presenters import photo_urls
 from restaurant_web.reviews import ReviewInvalid, field_errors, submit_review
 from restaurant_web.schemas import RestaurantCreate
 from restaurant_web.security import CSRF_FIELD, CsrfError, verify_csrf
-from restaurant_web.templating import templates
+from restaurant_web.templating import list_url, templates
 from restaurant_web.uploads import UploadRejected
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 12
+REVIEWS_PER_PAGE = 10
 RestaurantId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # What to do, rather than the validator's wording ("Field required"), for the fields people most often miss.
 FIELD_HINTS = {
@@ -42,22 +42,22 @@ def index(
     services: ServicesDep,
     q: Annotated[str, Query(max_length=100)] = "",
     sort: repository.SortOrder = "newest",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    cursor: str | None = None,
+    page: Annotated[str | None, Query()] = None,
 ) -> Response:
-    items, total = repository.list_restaurants(
-        session, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, sort=sort, search=q
-    )
+    if page is not None:
+        # Numbered pages (?page=N) were replaced by cursors; such links lead to the start of the same list.
+        return RedirectResponse(list_url(q, sort), status_code=301)
+    restaurants = repository.list_restaurants(session, limit=PAGE_SIZE, sort=sort, search=q, cursor=cursor)
     return templates.TemplateResponse(
         request,
         "index.html",
         {
-            "restaurants": items,
-            "total": total,
+            "restaurants": restaurants,
             "q": q,
             "sort": sort,
             "sorts": repository.SORT_ORDERS,
-            "page": page,
-            "pages": max(1, math.ceil(total / PAGE_SIZE)),
+            "first_page": cursor is None,
             "sizes": services.settings.thumbnail_sizes,
         },
     )
@@ -85,9 +85,13 @@ async def create_restaurant(request: Request, services: ServicesDep) -> Response
 
 @router.get("/restaurants/{restaurant_id}")
 def restaurant_detail(
-    restaurant_id: RestaurantId, request: Request, session: SessionDep, services: ServicesDep
+    restaurant_id: RestaurantId,
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    cursor: str | None = None,
 ) -> Response:
-    return _render_restaurant(request, session, services, restaurant_id)
+    return _render_restaurant(request, session, services, restaurant_id, cursor=cursor)
 
 
 @router.post("/restaurants/{restaurant_id}/reviews")
@@ -137,6 +141,7 @@ def _render_restaurant(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    cursor: str | None = None,
 ) -> Response:
     restaurant = repository.get_restaurant(session, restaurant_id)
     if restaurant is None:
@@ -147,7 +152,7 @@ def _render_restaurant(
         "restaurant.html",
         {
             "restaurant": restaurant,
-            "rating": repository.rating_summary(restaurant),
+            "reviews": repository.list_reviews(session, restaurant_id, limit=REVIEWS_PER_PAGE, cursor=cursor),
             "photo_urls": photo_urls,
             "values": values or {},
             "errors": errors or {},
