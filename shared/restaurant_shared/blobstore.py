@@ -103,7 +103,13 @@ class BlobStore:
         if self._credential is not None:
             self._credential.get_token(STORAGE_SCOPE)
 
-    # Raw uploads arrive in blocks so a photo is never held whole in memory.
+    def put_raw(self, name: str, data: bytes, content_type: str) -> None:
+        """A raw upload that fits in one block: one Put Blob request instead of stage + commit."""
+        self._client.get_blob_client(self.uploads, name).upload_blob(
+            data, overwrite=True, length=len(data), content_settings=ContentSettings(content_type=content_type)
+        )
+
+    # Larger raw uploads arrive in blocks so a photo is never held whole in memory.
     def stage_block(self, name: str, block_id: str, data: bytes) -> None:
         self._client.get_blob_client(self.uploads, name).stage_block(block_id, data, length=len(data))
 

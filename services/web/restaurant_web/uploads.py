@@ -144,10 +144,14 @@ class _PhotoWriter:
         if self._dimensions is None:
             self._inspect(final=True)
         assert self._dimensions is not None and self._format is not None
-        if self._buffer:
-            await self._stage()
         content_type = ACCEPTED_FORMATS[self._format]
-        await anyio.to_thread.run_sync(self._store.commit_blocks, raw_blob_name(self.id), self._blocks, content_type)
+        name = raw_blob_name(self.id)
+        if not self._blocks:  # the whole photo is in the buffer: one request
+            await anyio.to_thread.run_sync(self._store.put_raw, name, bytes(self._buffer), content_type)
+        else:
+            if self._buffer:
+                await self._stage()
+            await anyio.to_thread.run_sync(self._store.commit_blocks, name, self._blocks, content_type)
         width, height = self._dimensions
         return StagedPhoto(self.id, self.filename, content_type, self._size, width, height)
 
