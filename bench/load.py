@@ -1,6 +1,7 @@
 """Load benchmark: N concurrent clients post reviews with a real 2-4 MB photo for T seconds.
 
     uv run python bench/load.py [--clients 50] [--seconds 60] [--url http://host:port]
+    uv run python bench/load.py --upload-ratio     # web API vs direct SDK upload of a 4 MB photo, 4 clients
 
 Without --url it starts its own Postgres, Redis, Azurite, the web service under gunicorn with the production
 config and a Celery worker (the test suite's fixture classes), so the figures are those of the real stack.
@@ -139,7 +140,56 @@ async def run_load(
     return result
 
 
-def _start_stack(workdir: Path, web_workers: int, worker_concurrency: int):  # type: ignore[no-untyped-def]
+UPLOAD_PHOTO_BYTES = 4_000_000
+
+
+def upload_photo() -> bytes:
+    """A 4 MB JPEG: an 8 MP photo padded with zeros after its end marker (legal, and kept as sent)."""
+    photo = make_photo(seed=1)
+    return photo + b"\0" * max(0, UPLOAD_PHOTO_BYTES - len(photo))
+
+
+def direct_uploads(connection_string: str, photo: bytes, clients: int, seconds: float) -> float:
+    """Photos per second that `clients` threads put straight into Blob with the SDK, one Put Blob each."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    from azure.storage.blob import BlobServiceClient
+
+    container = BlobServiceClient.from_connection_string(connection_string).get_container_client("uploads")
+    deadline = time.monotonic() + seconds
+    counts = [0] * clients
+
+    def upload(slot: int) -> None:
+        while time.monotonic() < deadline:
+            container.upload_blob(str(uuid.uuid4()), photo, overwrite=True, length=len(photo))
+            counts[slot] += 1
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(upload, range(clients)))
+    return sum(counts) / (time.monotonic() - started)
+
+
+def upload_ratio(url: str, connection_string: str, clients: int, seconds: float) -> None:
+    """The web API's upload throughput against the SDK's for the same bytes to the same Azurite, alternating."""
+    photo = upload_photo()
+    web_rates, direct_rates = [], []
+    for _ in range(2):
+        direct_rates.append(direct_uploads(connection_string, photo, clients, seconds))
+        run = asyncio.run(run_load(url, clients=clients, seconds=seconds, photo=photo, drain_timeout=0))
+        if run.errors:
+            raise SystemExit(f"web upload errors: {dict(run.errors)}")
+        web_rates.append(len(run.latencies) / run.elapsed)
+    web, direct = statistics.median(web_rates), statistics.median(direct_rates)
+    print(f"\n--- upload of a {len(photo) / 1e6:.1f} MB photo, {clients} clients, {seconds:g} s x 2 rounds each ---")
+    print(f"web API (review with one photo)  {web:.1f} photos/s  (rounds: {', '.join(f'{r:.1f}' for r in web_rates)})")
+    print(f"direct SDK upload_blob           {direct:.1f} photos/s  (rounds: "
+          f"{', '.join(f'{r:.1f}' for r in direct_rates)})")  # fmt: skip
+    print(f"web/direct: {web / direct:.2f}")
+
+
+def _start_stack(workdir: Path, web_workers: int, worker_concurrency: int, with_worker: bool = True):  # type: ignore[no-untyped-def]
     from sqlalchemy import create_engine, text
 
     from tests.fixtures.processes import WebProcess, WorkerProcess
@@ -170,8 +220,10 @@ def _start_stack(workdir: Path, web_workers: int, worker_concurrency: int):  # t
     )
     migrate(env, "upgrade", "head")
     web = WebProcess(env, workdir, workers=web_workers).start()
+    if not with_worker:
+        return [web, azurite, redis, postgres], web.url, azurite.connection_string
     worker = WorkerProcess(env, workdir, concurrency=worker_concurrency).start()
-    return [worker, web, azurite, redis, postgres], web.url
+    return [worker, web, azurite, redis, postgres], web.url, azurite.connection_string
 
 
 def main() -> None:
@@ -181,7 +233,24 @@ def main() -> None:
     parser.add_argument("--url", help="a running web service; default: start the whole stack here")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument(
+        "--upload-ratio",
+        action="store_true",
+        help="instead: compare the web API's upload throughput for a 4 MB photo with direct SDK uploads "
+        "(4 clients unless --clients is given, --seconds per round; no worker runs meanwhile)",
+    )
     args = parser.parse_args()
+    if args.upload_ratio:
+        clients = args.clients if "--clients" in sys.argv else 4
+        seconds = args.seconds if "--seconds" in sys.argv else 15
+        with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
+            started, url, connection_string = _start_stack(Path(tmp), args.web_workers, 0, with_worker=False)
+            try:
+                upload_ratio(url, connection_string, clients, seconds)
+            finally:
+                for process in started:
+                    process.stop()
+        return
 
     photo = make_photo()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
@@ -190,7 +259,7 @@ def main() -> None:
         try:
             if url is None:
                 print("starting Postgres, Redis, Azurite, web (gunicorn) and worker (Celery)...", flush=True)
-                started, url = _start_stack(Path(tmp), args.web_workers, args.worker_concurrency)
+                started, url, _ = _start_stack(Path(tmp), args.web_workers, args.worker_concurrency)
             baseline_seconds = min(10.0, args.seconds)
             print(f"baseline: one client posting for {baseline_seconds:g} s...", flush=True)
             baseline = asyncio.run(run_load(url, clients=1, seconds=baseline_seconds, photo=photo))
