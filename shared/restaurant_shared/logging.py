@@ -1,10 +1,12 @@
-"""Structured logs: one JSON object per line, with whatever ids the event carries."""
+"""Structured logs: one JSON object per line, with whatever ids the event carries, and the trace's."""
 
 import json
 import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from opentelemetry import trace
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -18,6 +20,11 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         event.update({key: value for key, value in record.__dict__.items() if key not in _RESERVED})
+        # The ids of the span this line was logged in: a log search leads to the trace, and back.
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            event["trace_id"] = trace.format_trace_id(span.trace_id)
+            event["span_id"] = trace.format_span_id(span.span_id)
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
         return json.dumps(event, default=str, ensure_ascii=False)
