@@ -8,6 +8,8 @@ from typing import Any
 
 from opentelemetry import trace
 
+from restaurant_shared.telemetry.instrumentation import without_query_values
+
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -30,6 +32,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, default=str, ensure_ascii=False)
 
 
+class QueryValuesFilter(logging.Filter):
+    """Access log lines keep a query's parameter names, not what a person typed into them (a search)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn's access record: (client, method, path with query, HTTP version, status)
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], without_query_values(args[2]), *args[3:])
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
@@ -38,3 +51,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # The Azure SDK logs every HTTP request at INFO, headers included; keep it to warnings.
     logging.getLogger("azure").setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(found, QueryValuesFilter) for found in access.filters):
+        access.addFilter(QueryValuesFilter())

@@ -1,12 +1,16 @@
 """The web app's telemetry: request spans, and what a review post records about itself."""
 
+from typing import Any
+
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.trace import Span
 
 from restaurant_shared import telemetry
 from restaurant_shared.models import Review
 from restaurant_shared.settings import Settings
 from restaurant_shared.telemetry import tracing
+from restaurant_shared.telemetry.instrumentation import scrub_query_values
 from restaurant_shared.telemetry.metrics import instruments
 
 SERVICE_NAME = "restaurant-web"
@@ -18,7 +22,14 @@ def instrument(app: FastAPI, settings: Settings) -> None:
     if not telemetry.configure(settings, SERVICE_NAME):
         return
     # No span per ASGI message: an upload arrives in hundreds of chunks, each would be one.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=UNTRACED_URLS, exclude_spans=["receive", "send"])
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=UNTRACED_URLS, exclude_spans=["receive", "send"], server_request_hook=_request_started
+    )
+
+
+def _request_started(span: Span, scope: dict[str, Any]) -> None:
+    # A query string holds what a person typed (a search): only the parameter names are kept.
+    scrub_query_values(span)
 
 
 def review_rejected(reason: str) -> None:

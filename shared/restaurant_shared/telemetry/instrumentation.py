@@ -8,11 +8,11 @@ as `COMMAND ? ?`. Query strings may hold what a person typed (a search), so only
 
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from opentelemetry.context import Context
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import Span
 
 _URL_ATTRIBUTES = ("http.url", "url.full", "http.target")
 _QUERY_ATTRIBUTES = ("url.query",)
@@ -40,25 +40,17 @@ def without_query_values(url: str) -> str:
     return urlunsplit(parts._replace(query=names_only(parts.query), fragment=""))
 
 
-class QueryValueScrubber(SpanProcessor):
-    """Rewrites URL attributes as a span starts, before any exporter can see them."""
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        attributes = span.attributes or {}
-        for key in _URL_ATTRIBUTES:
-            value = attributes.get(key)
-            if isinstance(value, str) and "?" in value:
-                span.set_attribute(key, without_query_values(value))
-        for key in _QUERY_ATTRIBUTES:
-            value = attributes.get(key)
-            if isinstance(value, str) and value:
-                span.set_attribute(key, names_only(value))
-
-    def on_end(self, span: ReadableSpan) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
+def scrub_query_values(span: Span) -> None:
+    """Keep only the parameter names in a span's URL attributes (a hook for server spans, whose
+    instrumentation sets these after the span started, out of a span processor's reach)."""
+    attributes = span.attributes if isinstance(span, ReadableSpan) else None
+    if not attributes or not span.is_recording():
+        return
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(key, without_query_values(value))
+    for key in _QUERY_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and value:
+            span.set_attribute(key, names_only(value))

