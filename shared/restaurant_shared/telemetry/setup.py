@@ -39,7 +39,18 @@ SCOPE = "restaurant"
 # Libraries the distro would instrument on its own; this module instruments the ones the product uses,
 # the same way whichever exporter is configured (and leaves out requests/urllib3, which would repeat the
 # Azure SDK's HTTP spans).
-DISTRO_INSTRUMENTATIONS = ("azure_sdk", "django", "fastapi", "flask", "psycopg2", "requests", "urllib", "urllib3")
+DISTRO_INSTRUMENTATIONS = (
+    "azure_sdk",
+    "django",
+    "fastapi",
+    "flask",
+    "httpx",
+    "httpx2",
+    "psycopg2",
+    "requests",
+    "urllib",
+    "urllib3",
+)
 # A stop must not hang on an unreachable endpoint: gunicorn and Celery give a process 30 s in all.
 SHUTDOWN_TIMEOUT_SECONDS = 5.0
 
