@@ -145,6 +145,8 @@ class Photo(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     thumbnail_sizes: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger), default=list, server_default="{}")
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # W3C traceparent of the upload, so a re-enqueue can link to the trace it started in.
+    trace_context: Mapped[str | None] = mapped_column(String(55))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = Field(default="memory://", pattern=r"^(memory|redis|rediss)://")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Telemetry (OpenTelemetry traces, metrics and logs); nothing is exported unless one is set. Azure Monitor
+    # authenticates with the managed identity, so its connection string only names the resource. The OTel
+    # SDK reads its other standard OTEL_* variables itself (sampler, batch delays, export headers).
+    applicationinsights_connection_string: SecretStr | None = None
+    otel_exporter_otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] = "http/protobuf"
+    # Unset: each service names itself (restaurant-web, restaurant-worker).
+    otel_service_name: str | None = None
+
     @field_validator("thumbnail_sizes", mode="before")
     @classmethod
     def _split_sizes(cls, value: object) -> object:
@@ -80,7 +89,14 @@ class Settings(BaseSettings):
             raise ValueError("give one or more sizes between 16 and 4096, e.g. 320,1280")
         return sorted(set(sizes))
 
-    @field_validator("azure_client_id", "azure_storage_account_url", mode="before")
+    @field_validator(
+        "azure_client_id",
+        "azure_storage_account_url",
+        "applicationinsights_connection_string",
+        "otel_exporter_otlp_endpoint",
+        "otel_service_name",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value

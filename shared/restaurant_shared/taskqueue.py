@@ -5,11 +5,14 @@ Postgres, which is also the delivery guarantee (the sweeper re-enqueues what a b
 """
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
+from opentelemetry.trace import Link
 
 from restaurant_shared.settings import Settings
+from restaurant_shared.telemetry import tracing
 
 MAKE_THUMBNAILS = "restaurant.make_thumbnails"
 SWEEP_STUCK_PHOTOS = "restaurant.sweep_stuck_photos"
@@ -53,5 +56,11 @@ def create_celery(settings: Settings, name: str = "restaurant") -> Celery:
     return app
 
 
-def enqueue_thumbnails(app: Celery, photo_id: uuid.UUID) -> None:
-    app.send_task(MAKE_THUMBNAILS, args=[str(photo_id)])
+def enqueue_thumbnails(app: Celery, photo_id: uuid.UUID, links: Sequence[Link] = ()) -> None:
+    """Send the task; its headers carry the trace context, so the worker's spans join the caller's trace.
+
+    Celery's instrumentation (web, pool children) writes its producer span into the headers itself; the
+    worker's parent process has none, and the headers given here are what the task sees.
+    """
+    with tracing.enqueue_span(photo_id, links):
+        app.send_task(MAKE_THUMBNAILS, args=[str(photo_id)], headers=tracing.message_headers())

@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 
+from restaurant_shared import telemetry as shared_telemetry
 from restaurant_shared.logging import configure_logging
 from restaurant_shared.settings import Settings, get_settings
+from restaurant_web import telemetry
 from restaurant_web.errors import install_error_handlers
 from restaurant_web.ratelimit import RateLimitMiddleware, ReviewRateLimit
 from restaurant_web.routes import api, docs, health, pages, photos
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("could not ensure blob containers at start-up: %s", type(exc).__name__)
         yield
         services.close()
+        shared_telemetry.shutdown()
 
     app = FastAPI(
         title="Restaurant reviews",
@@ -55,4 +58,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (pages.router, api.router, photos.router, health.router):
         app.include_router(router)
     docs.install(app)
+    telemetry.instrument(app, settings)
     return app

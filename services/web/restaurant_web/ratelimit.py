@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from restaurant_shared.settings import ConfigurationError, Settings
+from restaurant_web import telemetry
 from restaurant_web.errors import error_response
 
 log = logging.getLogger("restaurant_web.ratelimit")
@@ -96,6 +97,7 @@ class RateLimitMiddleware:
         if retry_after is None:
             await self.app(scope, receive, send)
             return
+        telemetry.review_rejected("rate_limited")
         response = _too_many_requests(Request(scope), retry_after)
         await response(scope, receive, send)
 

@@ -12,14 +12,17 @@ from collections.abc import Callable
 import anyio.to_thread
 from fastapi import HTTPException
 from pydantic import ValidationError
+from sqlalchemy import update
 from starlette.requests import Request
 
-from restaurant_shared.models import Review
+from restaurant_shared.models import Photo, Review
 from restaurant_shared.taskqueue import enqueue_thumbnails
-from restaurant_web import repository
+from restaurant_shared.telemetry.tracing import current_traceparent
+from restaurant_web import repository, telemetry
 from restaurant_web.schemas import ReviewCreate
+from restaurant_web.security import CsrfError
 from restaurant_web.services import Services
-from restaurant_web.uploads import ReviewUpload, discard_upload, receive_review_upload
+from restaurant_web.uploads import ReviewUpload, UploadRejected, discard_upload, receive_review_upload
 
 log = logging.getLogger("restaurant_web.reviews")
 
@@ -47,12 +50,21 @@ async def submit_review(
 ) -> Review:
     exists = await anyio.to_thread.run_sync(_restaurant_exists, services, restaurant_id)
     if not exists:
+        telemetry.review_rejected("unknown_restaurant")
         raise HTTPException(404, "Restaurant not found")
-    upload = await receive_review_upload(request, services.store, services.settings, authorize)
+    try:
+        upload = await receive_review_upload(request, services.store, services.settings, authorize)
+    except UploadRejected as exc:
+        telemetry.review_rejected(exc.reason)
+        raise
+    except CsrfError:
+        telemetry.review_rejected("csrf")
+        raise
     try:
         data = ReviewCreate.model_validate(upload.fields)
     except ValidationError as exc:
         await discard_upload(services.store, upload)
+        telemetry.review_rejected("invalid_fields")
         raise ReviewInvalid(field_errors(exc), upload.fields) from None
     try:
         review = await anyio.to_thread.run_sync(_save, services, restaurant_id, data, upload)
@@ -60,6 +72,7 @@ async def submit_review(
         with anyio.CancelScope(shield=True):
             await discard_upload(services.store, upload)
         raise
+    telemetry.review_accepted(review)
     for photo in review.photos:
         await anyio.to_thread.run_sync(_enqueue, services, photo.id)
     return review
@@ -72,7 +85,12 @@ def _restaurant_exists(services: Services, restaurant_id: int) -> bool:
 
 def _save(services: Services, restaurant_id: int, data: ReviewCreate, upload: ReviewUpload) -> Review:
     with services.db.transaction() as session:
-        return repository.create_review(session, restaurant_id, data, upload.photos)
+        review = repository.create_review(session, restaurant_id, data, upload.photos)
+        # Where this upload's trace can be found again: the sweeper links to it if it re-enqueues a photo.
+        traceparent = current_traceparent()
+        if traceparent and review.photos:
+            session.execute(update(Photo).where(Photo.review_id == review.id).values(trace_context=traceparent))
+        return review
 
 
 def _enqueue(services: Services, photo_id: object) -> None:

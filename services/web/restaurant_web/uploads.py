@@ -37,6 +37,7 @@ class UploadRejected(Exception):
     """A client error in an upload; `status_code` and the message go back to the client as they are."""
 
     status_code = 400
+    reason = "malformed"  # a fixed code for metrics and traces; the message may quote a file name
 
     def __init__(self, message: str, field_name: str = PHOTO_FIELD) -> None:
         super().__init__(message)
@@ -46,18 +47,22 @@ class UploadRejected(Exception):
 
 class PayloadTooLarge(UploadRejected):
     status_code = 413
+    reason = "too_large"
 
 
 class UnsupportedImage(UploadRejected):
     status_code = 415
+    reason = "unsupported_image"
 
 
 class ImageDimensionsTooLarge(UploadRejected):
     status_code = 422
+    reason = "too_many_pixels"
 
 
 class TooManyPhotos(UploadRejected):
     status_code = 422
+    reason = "too_many_photos"
 
 
 @dataclass(frozen=True)

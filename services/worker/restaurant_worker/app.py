@@ -11,15 +11,17 @@ from typing import Any
 
 from celery import Task, bootsteps
 from celery.exceptions import Retry
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 from PIL import Image
 
+from restaurant_shared import telemetry as shared_telemetry
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import Database
 from restaurant_shared.logging import configure_logging
 from restaurant_shared.settings import get_settings
 from restaurant_shared.taskqueue import MAKE_THUMBNAILS, create_celery
-from restaurant_worker import policy
+from restaurant_shared.telemetry import metrics as telemetry_metrics
+from restaurant_worker import policy, telemetry
 from restaurant_worker.processing import mark_failed, process_photo
 from restaurant_worker.sweeper import SweeperThread
 
@@ -41,6 +43,14 @@ def _fresh_connections_after_fork(**_: Any) -> None:
     global store
     db.dispose()
     store = BlobStore.from_settings(settings)
+    # Each pool child has its own exporters and threads; nothing of the parent's is used here.
+    shared_telemetry.configure(settings, telemetry.SERVICE_NAME)
+
+
+@worker_process_shutdown.connect
+def _flush_telemetry(**_: Any) -> None:
+    # Pool children leave through os._exit, which skips atexit: buffered spans are sent here or never.
+    shared_telemetry.shutdown()
 
 
 class PhotoTask(Task):
@@ -57,18 +67,23 @@ class PhotoTask(Task):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         photo_id = args[0] if args else kwargs.get("photo_id")
+        telemetry.task_started(photo_id)
         outcome = "error"
+        error: BaseException | None = None
         try:
             result = super().__call__(*args, **kwargs)
             outcome = getattr(result, "status", "done")
+            if outcome == "ready" and shared_telemetry.is_enabled(settings):
+                telemetry.photo_ready(db, uuid.UUID(str(photo_id)))
             return result
-        except Retry:  # autoretry_for turned a transient error into a scheduled retry
-            outcome = "retry"
+        except Retry as exc:  # autoretry_for turned a transient error into a scheduled retry
+            outcome, error = "retry", exc
             raise
-        except Exception:
-            outcome = "failed"
+        except Exception as exc:
+            outcome, error = "failed", exc
             raise
         finally:
+            telemetry.task_finished(outcome, time.perf_counter() - started, error)
             log.info(
                 "task finished",
                 extra={
@@ -86,6 +101,7 @@ class PhotoTask(Task):
         if photo_id is None:
             return
         reason = policy.failure_reason(exc, self.request.retries + 1)
+        telemetry.photo_failed(exc, reason)
         try:
             mark_failed(db, photo_id, reason)
         except Exception as db_exc:  # the sweeper will find the photo still processing and retry it
@@ -116,14 +132,22 @@ class SweeperStep(bootsteps.StartStopStep):
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
         self.thread: SweeperThread | None = None
+        self.queue_depth: telemetry.QueueDepth | None = None
 
     def start(self, worker: Any) -> None:
+        # This process forks the pool's children (again, whenever one dies): its telemetry stays its own.
+        if shared_telemetry.configure_supervisor(settings, telemetry.SERVICE_NAME):
+            self.queue_depth = telemetry.QueueDepth(celery)
+            telemetry_metrics.observe_queue_depth(self.queue_depth.queue, self.queue_depth)
         self.thread = SweeperThread(settings, db, store, celery)
         self.thread.start()
 
     def stop(self, worker: Any) -> None:
         if self.thread is not None:
             self.thread.stop()
+        if self.queue_depth is not None:
+            self.queue_depth.close()
+        shared_telemetry.shutdown()
 
 
 celery.steps["worker"].add(SweeperStep)

@@ -41,6 +41,20 @@ def failure_reason(exc: BaseException, attempts: int) -> str:
     return "An internal error stopped this photo from being processed."
 
 
+def failure_kind(exc: BaseException) -> str:
+    """The reason as a fixed code, for metrics and traces (failure_reason is the sentence people read)."""
+    kind = original_type(exc)
+    if issubclass(kind, ImageRejected):
+        return "bad_image"
+    if issubclass(kind, TooManyAttempts):
+        return "too_many_attempts"
+    if issubclass(kind, ResourceNotFoundError):
+        return "missing_original"
+    if issubclass(kind, TRANSIENT_ERRORS):
+        return "unavailable"
+    return "internal"
+
+
 def original_type(exc: BaseException) -> type[BaseException]:
     """The class of the exception the task raised. Celery hands `on_failure` a stand-in for exceptions it
     cannot pickle, which includes most Azure SDK errors; the real class is in a module this process has

@@ -19,6 +19,8 @@ from restaurant_shared.db import Database
 from restaurant_shared.models import Photo, PhotoStatus
 from restaurant_shared.settings import Settings
 from restaurant_shared.taskqueue import enqueue_thumbnails
+from restaurant_shared.telemetry.metrics import instruments
+from restaurant_shared.telemetry.tracing import link_to
 
 log = logging.getLogger("restaurant_worker.sweeper")
 _SWEEP_LOCK_ID = 0x5EED_F07A
@@ -41,14 +43,20 @@ def requeue_stuck_photos(db: Database, celery: Celery, stuck_after: timedelta) -
             .with_for_update(skip_locked=True)
         )
         # Touching updated_at starts the photo's clock again, so it is not enqueued on every sweep.
-        photo_ids = list(
-            session.scalars(update(Photo).where(Photo.id.in_(stuck)).values(updated_at=func.now()).returning(Photo.id))
-        )
-    for photo_id in photo_ids:
-        enqueue_thumbnails(celery, photo_id)
-    if photo_ids:
-        log.info("re-enqueued stuck photos", extra={"count": len(photo_ids)})
-    return len(photo_ids)
+        stuck_photos = session.execute(
+            update(Photo)
+            .where(Photo.id.in_(stuck))
+            .values(updated_at=func.now())
+            .returning(Photo.id, Photo.trace_context)
+        ).all()
+    for photo_id, trace_context in stuck_photos:
+        # Each re-enqueue starts a trace of its own (a retry minutes later is no part of the upload's
+        # request), linked to the upload's trace when the upload was traced.
+        enqueue_thumbnails(celery, photo_id, links=link_to(trace_context))
+    if stuck_photos:
+        instruments().sweeper_requeued.add(len(stuck_photos))
+        log.info("re-enqueued stuck photos", extra={"count": len(stuck_photos)})
+    return len(stuck_photos)
 
 
 def delete_orphan_uploads(db: Database, store: BlobStore, grace: timedelta) -> int:
@@ -62,6 +70,7 @@ def delete_orphan_uploads(db: Database, store: BlobStore, grace: timedelta) -> i
     orphans = [name for name, photo_id in ids.items() if photo_id not in known]
     store.delete_raw(orphans)
     if orphans:
+        instruments().sweeper_orphans_deleted.add(len(orphans))
         log.info("deleted orphan uploads", extra={"count": len(orphans)})
     return len(orphans)
 
@@ -101,6 +110,7 @@ class SweeperThread(threading.Thread):
                         self._db, self._store, timedelta(seconds=self._settings.orphan_blob_grace_seconds)
                     )
             except Exception as exc:  # the next sweep tries again; a sweep must never stop the worker
+                instruments().sweeper_failures.add(1, {"error.type": type(exc).__name__})
                 log.warning("sweep failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
 
     def stop(self) -> None:

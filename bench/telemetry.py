@@ -1,0 +1,119 @@
+"""Telemetry overhead: upload and thumbnail throughput with telemetry on (OTLP to a local receiver) and off.
+
+    uv run python bench/telemetry.py [--rounds 2] [--seconds 8] [--clients 4] [--photos 24]
+
+Starts Postgres, Redis and Azurite once, then alternates off/on runs (so drift on a shared machine hits both
+alike) of:
+
+* upload    - concurrent clients posting reviews with a real 2.4 MB photo to web under gunicorn (no worker
+              running, so only the request path is measured); reviews/s
+* thumbnail - a Celery worker (2 processes) turning a queue of pending photos into thumbnails; photos/s
+
+"on" exports every span, metric and log over OTLP/HTTP with the SDK's default batching to a receiver in this
+process. It prints the median of each mode and the ratio on/off; the goal is >= 0.95 for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/telemetry.py` puts bench/, not the repo, on the path
+    sys.path.insert(0, str(ROOT))
+
+from bench.load import make_photo, run_load  # noqa: E402
+from bench.thumbnail_pipeline import Stack, add_pending_photos, running_stack, wait_ready  # noqa: E402
+from restaurant_shared.blobstore import BlobStore  # noqa: E402
+from restaurant_shared.db import Database  # noqa: E402
+from restaurant_shared.taskqueue import create_celery, enqueue_thumbnails  # noqa: E402
+from tests.fixtures.otlp import OtlpReceiver  # noqa: E402
+from tests.fixtures.processes import WebProcess, WorkerProcess  # noqa: E402
+
+MODES = ("off", "on")
+
+
+def mode_env(stack: Stack, mode: str, receiver: OtlpReceiver) -> Stack:
+    env = Stack({**stack, "RATE_LIMIT_REVIEWS": "", "MAX_UPLOAD_BYTES": str(10 * 1024 * 1024)})
+    if mode == "on":
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+    return env
+
+
+def upload_rate(env: Stack, logs: Path, clients: int, seconds: float, photo: bytes) -> float:
+    web = WebProcess(env, logs, workers=2).start(timeout=60)
+    try:
+        asyncio.run(run_load(web.url, clients=1, seconds=1, photo=photo, drain_timeout=0))  # warm-up
+        result = asyncio.run(run_load(web.url, clients=clients, seconds=seconds, photo=photo, drain_timeout=0))
+    finally:
+        web.stop()
+    assert not result.errors, result.errors
+    return len(result.latencies) / result.elapsed
+
+
+def thumbnail_rate(env: Stack, logs: Path, photos: list[bytes], name: str) -> float:
+    settings = env.settings()
+    db, store = Database(settings), BlobStore.from_settings(settings)
+    store.ensure_containers()
+    celery = create_celery(settings)
+    worker = WorkerProcess(env, logs, concurrency=2, name=name).start(timeout=60)
+    try:
+        warm = add_pending_photos(db, store, photos[:2], 1)
+        for photo_id in warm:
+            enqueue_thumbnails(celery, photo_id)
+        wait_ready(db, warm, worker)
+        ids = add_pending_photos(db, store, photos, 1)
+        started = time.perf_counter()
+        for photo_id in ids:
+            enqueue_thumbnails(celery, photo_id)
+        wait_ready(db, ids, worker)
+        return len(ids) / (time.perf_counter() - started)
+    finally:
+        worker.stop()
+        db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=8, help="length of each upload run")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--photos", type=int, default=24, help="photos per thumbnail run")
+    args = parser.parse_args()
+
+    photo = make_photo()
+    photos = [make_photo(seed) for seed in range(args.photos)]
+    receiver = OtlpReceiver(decode=False).start()
+    uploads: dict[str, list[float]] = {mode: [] for mode in MODES}
+    thumbnails: dict[str, list[float]] = {mode: [] for mode in MODES}
+    print("starting Postgres, Redis and Azurite...", flush=True)
+    with running_stack() as stack, tempfile.TemporaryDirectory(prefix="bench-telemetry-") as tmp:
+        logs = Path(tmp)
+        for round_number in range(args.rounds):
+            for mode in MODES if round_number % 2 == 0 else reversed(MODES):
+                env = mode_env(stack, mode, receiver)
+                uploads[mode].append(upload_rate(env, logs, args.clients, args.seconds, photo))
+                thumbnails[mode].append(thumbnail_rate(env, logs, photos, f"bench-{mode}-{round_number}"))
+                print(
+                    f"round {round_number + 1} telemetry {mode:3}: {uploads[mode][-1]:6.2f} reviews/s, "
+                    f"{thumbnails[mode][-1]:6.2f} photos/s",
+                    flush=True,
+                )
+    receiver.stop()
+
+    print(f"\nOTLP requests received while on: {receiver.requests}")
+    print(f"{'':10} {'off':>10} {'on':>10} {'on/off':>8}")
+    for label, runs, unit in (("upload", uploads, "reviews/s"), ("thumbnail", thumbnails, "photos/s")):
+        off, on = statistics.median(runs["off"]), statistics.median(runs["on"])
+        print(f"{label:10} {off:10.2f} {on:10.2f} {on / off:8.3f}   ({unit}, median of {args.rounds})")
+    if not receiver.requests["traces"]:
+        sys.exit("telemetry was on but nothing reached the receiver")
+
+
+if __name__ == "__main__":
+    main()
