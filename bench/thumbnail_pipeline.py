@@ -98,8 +98,7 @@ def add_pending_photos(db: Database, store: BlobStore, photos: list[bytes], copi
                 ).scalar()
                 for position, photo in enumerate(photos[start : start + 5]):
                     photo_id = uuid.uuid4()
-                    store.stage_block(raw_blob_name(photo_id), "MDAwMDAwMDA=", photo)
-                    store.commit_blocks(raw_blob_name(photo_id), ["MDAwMDAwMDA="], "image/jpeg")
+                    store.put_raw(raw_blob_name(photo_id), photo, "image/jpeg")
                     session.execute(
                         text(
                             "INSERT INTO photo (id, review_id, position, content_type, size_bytes) "

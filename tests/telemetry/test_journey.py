@@ -47,7 +47,7 @@ def test_review_with_a_photo_is_one_trace_across_web_and_worker(
 
     # The upload's blob writes and its database transaction sit under the request...
     under_request = {span.name for span in trace.descendants(request) if span.service == "restaurant-web"}
-    assert {"BlobClient.stage_block", "BlobClient.commit_block_list", "INSERT"} <= under_request
+    assert {"BlobClient.upload_blob", "INSERT"} <= under_request  # a small photo is one Put Blob
     # ...and the task's blob get, blob puts and the photo's updates (processing, then ready) under the task.
     under_task = trace.descendants(run)
     names = [span.name for span in under_task]
