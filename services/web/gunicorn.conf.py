@@ -17,6 +17,9 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
+# No control socket (gunicornc): gunicorn would create it under $HOME, which in the image is /app, owned by
+# root and not writable by the server's user; containers are managed by their platform, not over a socket.
+control_socket_disable = True
 # Which peers may tell us the client's address (X-Forwarded-For): only trusted proxies, else a client
 # could name itself anyone (and escape the per-client rate limit). Uvicorn then takes the rightmost
 # address that is not one of these: the client as the nearest trusted proxy saw it.
