@@ -163,6 +163,27 @@ def test_postgres_healthcheck_runs_against_a_real_server(
     assert subprocess.run(command, env=closed, capture_output=True, timeout=10).returncode != 0
 
 
+def test_postgres_healthcheck_fails_while_the_server_accepts_no_tcp(services: dict[str, Any], tmp_path: Path) -> None:
+    """On first boot the official image runs a temporary server on its Unix socket only; migrate uses TCP.
+
+    PGHOST names that socket's folder here, standing in for the image's default socket location.
+    """
+    test = services["postgres"]["healthcheck"]["test"]
+    command = [str(_pg_bin_dir() / test[1]), *test[2:]]
+    server = PostgresServer(tmp_path)
+    socket_dir = server.start_without_tcp()
+    try:
+        env = {"PGHOST": str(socket_dir), "PGPORT": str(server.port), "PATH": "/usr/bin:/bin"}
+        assert subprocess.run(command, env=env, capture_output=True, timeout=10).returncode != 0, (
+            "healthy before Postgres accepts TCP connections"
+        )
+        server.stop()
+        server.start()
+        assert subprocess.run(command, env=env, capture_output=True, timeout=10).returncode == 0
+    finally:
+        server.stop()
+
+
 def test_azurite_healthcheck_runs_against_a_real_azurite(services: dict[str, Any], azurite: Azurite | None) -> None:
     if azurite is None:
         pytest.skip("needs the Azurite started by the test session (its ports)")
