@@ -13,6 +13,8 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Uploads stream for a while on slow phones; the default 30 s would kill a worker mid-upload.
 timeout = 120
+# After SIGTERM, running requests get this long to finish. The platform must wait longer before it kills the
+# container: docker-compose.yml's stop_grace_period, Container Apps' terminationGracePeriodSeconds.
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"

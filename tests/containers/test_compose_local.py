@@ -1,5 +1,7 @@
 """docker-compose.yml: `docker compose up` alone gives a working product at http://localhost:8000."""
 
+import re
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -100,6 +102,23 @@ def test_web_is_published_on_8000(services: dict[str, Any]) -> None:
     assert services["web"]["ports"] == ["8000:8000"]
     assert environment(services["web"])["PORT"] == "8000"
     assert "ports" not in services["worker"]
+
+
+def seconds(duration: str) -> float:
+    """A compose duration ("35s", "1m30s", "500ms") in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a compose duration: {duration!r}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def test_web_stop_grace_period_outlasts_gunicorns_graceful_timeout(services: dict[str, Any]) -> None:
+    """Docker's default 10 s would SIGKILL uploads that gunicorn, after SIGTERM, still gives 30 s to finish."""
+    config = runpy.run_path(str(REPO_ROOT / "services/web/gunicorn.conf.py"))
+    grace = seconds(services["web"]["stop_grace_period"])
+    # The arbiter needs a moment after the graceful timeout to reap its workers and exit on its own.
+    assert grace >= config["graceful_timeout"] + 5, (grace, config["graceful_timeout"])
+    assert config["graceful_timeout"] >= 30, "in-flight uploads get at least gunicorn's usual 30 s"
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
