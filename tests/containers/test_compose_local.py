@@ -62,12 +62,29 @@ def test_azurite_listens_on_all_interfaces_and_accepts_current_sdks(services: di
     assert "--skipApiVersionCheck" in command and "--loose" in command
 
 
-def test_app_services_build_from_the_repository_dockerfiles(services: dict[str, Any]) -> None:
-    for name, dockerfile in (("migrate", WEB_DOCKERFILE), ("web", WEB_DOCKERFILE), ("worker", WORKER_DOCKERFILE)):
-        build = services[name]["build"]
+def depends_on(services: dict[str, Any], name: str) -> set[str]:
+    """Every service `name` waits for, directly or through others."""
+    direct = set(services[name].get("depends_on") or [])
+    return direct.union(*(depends_on(services, other) for other in direct))
+
+
+def test_each_image_is_built_once_from_the_repository_dockerfiles(services: dict[str, Any]) -> None:
+    assert services["migrate"]["image"] == services["web"]["image"], "migrate runs in the web image"
+    for image, dockerfile in (
+        (services["web"]["image"], WEB_DOCKERFILE),
+        (services["worker"]["image"], WORKER_DOCKERFILE),
+    ):
+        users = [name for name, service in services.items() if service.get("image") == image]
+        builders = [name for name in users if "build" in services[name]]
+        assert len(builders) == 1, f"{image} is built by {builders}: once is enough"
+        (builder,) = builders
+        build = services[builder]["build"]
         assert (REPO_ROOT / build["context"]).resolve() == REPO_ROOT
         assert REPO_ROOT / build["dockerfile"] == dockerfile
-    assert services["migrate"]["image"] == services["web"]["image"], "migrate runs in the web image"
+        # docker-compose v1 builds or pulls each service's image in start order: a service that only names the
+        # image must start after its builder, or v1 tries to pull it from a registry.
+        for name in users:
+            assert name == builder or builder in depends_on(services, name), f"{name} may start before {builder}"
 
 
 def test_every_long_running_service_has_a_healthcheck(services: dict[str, Any]) -> None:
