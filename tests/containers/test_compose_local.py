@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from restaurant_shared.migrate import DEFAULT_WAIT_SECONDS
 from restaurant_shared.settings import Settings
 from tests.containers.contract import gunicorn_variables, settings_variables, web_reads, worker_reads
 from tests.containers.images import LOCAL_COMPOSE, WEB_DOCKERFILE, WORKER_DOCKERFILE, Dockerfile, environment, load_yaml
@@ -136,6 +137,14 @@ def test_web_stop_grace_period_outlasts_gunicorns_graceful_timeout(services: dic
     # The arbiter needs a moment after the graceful timeout to reap its workers and exit on its own.
     assert grace >= config["graceful_timeout"] + 5, (grace, config["graceful_timeout"])
     assert config["graceful_timeout"] >= 30, "in-flight uploads get at least gunicorn's usual 30 s"
+
+
+def test_readme_states_the_stop_grace_and_the_migrate_wait(services: dict[str, Any]) -> None:
+    readme = (REPO_ROOT / "README.md").read_text().replace("\n", " ")
+    config = runpy.run_path(str(REPO_ROOT / "services/web/gunicorn.conf.py"))
+    assert f"web gets {seconds(services['web']['stop_grace_period']):g} s" in readme
+    assert f"finish for {config['graceful_timeout']:g} s" in readme
+    assert f"`migrate` waits up to {DEFAULT_WAIT_SECONDS:g} s" in readme
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
