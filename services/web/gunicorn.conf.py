@@ -13,10 +13,15 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Uploads stream for a while on slow phones; the default 30 s would kill a worker mid-upload.
 timeout = 120
+# After SIGTERM, running requests get this long to finish. The platform must wait longer before it kills the
+# container: docker-compose.yml's stop_grace_period, Container Apps' terminationGracePeriodSeconds.
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
+# No control socket (gunicornc): gunicorn would create it under $HOME, which in the image is /app, owned by
+# root and not writable by the server's user; containers are managed by their platform, not over a socket.
+control_socket_disable = True
 # Which peers may tell us the client's address (X-Forwarded-For): only trusted proxies, else a client
 # could name itself anyone (and escape the per-client rate limit). Uvicorn then takes the rightmost
 # address that is not one of these: the client as the nearest trusted proxy saw it.

@@ -8,8 +8,10 @@ then run exactly what the image would run, so they break when a Dockerfile chang
 import fnmatch
 import json
 import os
+import re
 import shlex
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +113,10 @@ class Dockerfile:
     def user(self) -> str:
         return self.final.all("USER")[-1].args
 
+    def uid_gid(self) -> tuple[int, int]:
+        uid, _, gid = self.user().partition(":")
+        return int(uid), int(gid or uid)
+
     def context_files(self) -> dict[str, Path]:
         """Container path -> repository path, for every file the final stage copies from the build context."""
         files: dict[str, Path] = {}
@@ -183,11 +189,37 @@ def is_ignored(relative: str, patterns: list[str]) -> bool:
     return False
 
 
+def usable_by_anyone(path: Path) -> bool:
+    """Whether every user may run or read `path`: it and each folder above it are open to others."""
+    resolved = path.resolve()
+    if not resolved.exists() or not resolved.stat().st_mode & stat.S_IXOTH:
+        return False
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in resolved.parents)
+
+
+def image_python(stage: Stage) -> str | None:
+    """This machine's Python closest to the image's: the base image's version, runnable by the image's user.
+
+    The image's interpreter is a system one that every user may run; this machine's default may live in a
+    private home (pyenv under /root), which the image's unprivileged user could not execute.
+    """
+    match = re.match(r"python:(\d+\.\d+)", stage.base)
+    names = [f"python{match.group(1)}"] if match else []
+    folders = [*os.environ.get("PATH", "").split(":"), "/usr/local/bin", "/usr/bin"]
+    for name in [*names, "python3"]:
+        for folder in folders:
+            candidate = Path(folder) / name
+            if folder and usable_by_anyone(candidate):
+                return str(candidate.resolve())
+    return None
+
+
 def replay_build_stage(dockerfile: Dockerfile, workdir: Path) -> Path:
     """Run the build stage's COPY and RUN steps natively; returns the virtualenv they produce.
 
-    The context goes through .dockerignore like Docker's would. The only deviation: uv uses this machine's
-    cache instead of UV_NO_CACHE, so a replay takes seconds rather than a full download.
+    The context goes through .dockerignore like Docker's would. Deviations: uv uses this machine's cache
+    instead of UV_NO_CACHE, so a replay takes seconds rather than a full download, and the interpreter is this
+    machine's (see image_python).
     """
     stage = dockerfile.stages[0]
     patterns = dockerignore_patterns()
@@ -196,6 +228,9 @@ def replay_build_stage(dockerfile: Dockerfile, workdir: Path) -> Path:
     env = {**os.environ, **stage.env(), "UV_PROJECT_ENVIRONMENT": str(venv)}
     env.pop("UV_NO_CACHE", None)
     env.pop("VIRTUAL_ENV", None)
+    python = image_python(stage)
+    if python:
+        env["UV_PYTHON"] = python
     for instruction in stage.instructions:
         if instruction.keyword == "WORKDIR":
             source_root.mkdir(parents=True, exist_ok=True)

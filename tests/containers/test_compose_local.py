@@ -1,5 +1,7 @@
 """docker-compose.yml: `docker compose up` alone gives a working product at http://localhost:8000."""
 
+import re
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -7,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from restaurant_shared.migrate import DEFAULT_WAIT_SECONDS
 from restaurant_shared.settings import Settings
 from tests.containers.contract import gunicorn_variables, settings_variables, web_reads, worker_reads
 from tests.containers.images import LOCAL_COMPOSE, WEB_DOCKERFILE, WORKER_DOCKERFILE, Dockerfile, environment, load_yaml
@@ -60,12 +63,29 @@ def test_azurite_listens_on_all_interfaces_and_accepts_current_sdks(services: di
     assert "--skipApiVersionCheck" in command and "--loose" in command
 
 
-def test_app_services_build_from_the_repository_dockerfiles(services: dict[str, Any]) -> None:
-    for name, dockerfile in (("migrate", WEB_DOCKERFILE), ("web", WEB_DOCKERFILE), ("worker", WORKER_DOCKERFILE)):
-        build = services[name]["build"]
+def depends_on(services: dict[str, Any], name: str) -> set[str]:
+    """Every service `name` waits for, directly or through others."""
+    direct = set(services[name].get("depends_on") or [])
+    return direct.union(*(depends_on(services, other) for other in direct))
+
+
+def test_each_image_is_built_once_from_the_repository_dockerfiles(services: dict[str, Any]) -> None:
+    assert services["migrate"]["image"] == services["web"]["image"], "migrate runs in the web image"
+    for image, dockerfile in (
+        (services["web"]["image"], WEB_DOCKERFILE),
+        (services["worker"]["image"], WORKER_DOCKERFILE),
+    ):
+        users = [name for name, service in services.items() if service.get("image") == image]
+        builders = [name for name in users if "build" in services[name]]
+        assert len(builders) == 1, f"{image} is built by {builders}: once is enough"
+        (builder,) = builders
+        build = services[builder]["build"]
         assert (REPO_ROOT / build["context"]).resolve() == REPO_ROOT
         assert REPO_ROOT / build["dockerfile"] == dockerfile
-    assert services["migrate"]["image"] == services["web"]["image"], "migrate runs in the web image"
+        # docker-compose v1 builds or pulls each service's image in start order: a service that only names the
+        # image must start after its builder, or v1 tries to pull it from a registry.
+        for name in users:
+            assert name == builder or builder in depends_on(services, name), f"{name} may start before {builder}"
 
 
 def test_every_long_running_service_has_a_healthcheck(services: dict[str, Any]) -> None:
@@ -100,6 +120,31 @@ def test_web_is_published_on_8000(services: dict[str, Any]) -> None:
     assert services["web"]["ports"] == ["8000:8000"]
     assert environment(services["web"])["PORT"] == "8000"
     assert "ports" not in services["worker"]
+
+
+def seconds(duration: str) -> float:
+    """A compose duration ("35s", "1m30s", "500ms") in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a compose duration: {duration!r}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def test_web_stop_grace_period_outlasts_gunicorns_graceful_timeout(services: dict[str, Any]) -> None:
+    """Docker's default 10 s would SIGKILL uploads that gunicorn, after SIGTERM, still gives 30 s to finish."""
+    config = runpy.run_path(str(REPO_ROOT / "services/web/gunicorn.conf.py"))
+    grace = seconds(services["web"]["stop_grace_period"])
+    # The arbiter needs a moment after the graceful timeout to reap its workers and exit on its own.
+    assert grace >= config["graceful_timeout"] + 5, (grace, config["graceful_timeout"])
+    assert config["graceful_timeout"] >= 30, "in-flight uploads get at least gunicorn's usual 30 s"
+
+
+def test_readme_states_the_stop_grace_and_the_migrate_wait(services: dict[str, Any]) -> None:
+    readme = (REPO_ROOT / "README.md").read_text().replace("\n", " ")
+    config = runpy.run_path(str(REPO_ROOT / "services/web/gunicorn.conf.py"))
+    assert f"web gets {seconds(services['web']['stop_grace_period']):g} s" in readme
+    assert f"finish for {config['graceful_timeout']:g} s" in readme
+    assert f"`migrate` waits up to {DEFAULT_WAIT_SECONDS:g} s" in readme
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -163,18 +208,50 @@ def test_postgres_healthcheck_runs_against_a_real_server(
     assert subprocess.run(command, env=closed, capture_output=True, timeout=10).returncode != 0
 
 
+def test_postgres_healthcheck_fails_while_the_server_accepts_no_tcp(services: dict[str, Any], tmp_path: Path) -> None:
+    """On first boot the official image runs a temporary server on its Unix socket only; migrate uses TCP.
+
+    PGHOST names that socket's folder here, standing in for the image's default socket location.
+    """
+    test = services["postgres"]["healthcheck"]["test"]
+    command = [str(_pg_bin_dir() / test[1]), *test[2:]]
+    server = PostgresServer(tmp_path)
+    socket_dir = server.start_without_tcp()
+    try:
+        env = {"PGHOST": str(socket_dir), "PGPORT": str(server.port), "PATH": "/usr/bin:/bin"}
+        assert subprocess.run(command, env=env, capture_output=True, timeout=10).returncode != 0, (
+            "healthy before Postgres accepts TCP connections"
+        )
+        server.stop()
+        server.start()
+        assert subprocess.run(command, env=env, capture_output=True, timeout=10).returncode == 0
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("name", ["postgres", "redis", "azurite"])
+def test_healthcheck_survives_engines_that_split_it_at_spaces(services: dict[str, Any], name: str) -> None:
+    """Some engines (podman 4.3 behind the Docker API) join an exec-form test and split it again at spaces.
+
+    An exec-form test must then come out the same; anything needing spaces in one argument is CMD-SHELL, whose
+    single string every engine hands to `sh -c` whole.
+    """
+    kind, *argv = services[name]["healthcheck"]["test"]
+    if kind == "CMD-SHELL":
+        assert len(argv) == 1, "CMD-SHELL takes one string"
+    else:
+        assert kind == "CMD" and " ".join(argv).split() == argv, f"{name}: an argument holds a space: {argv}"
+
+
 def test_azurite_healthcheck_runs_against_a_real_azurite(services: dict[str, Any], azurite: Azurite | None) -> None:
     if azurite is None:
         pytest.skip("needs the Azurite started by the test session (its ports)")
-    test = services["azurite"]["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "node", "-e"]
-    script = test[3]
-    node = shutil.which("node")
-    assert node
+    kind, script = services["azurite"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL" and script.startswith("node ")
     mapped = script.replace("10000", str(azurite.blob_port)).replace("10001", str(azurite.queue_port))
-    assert subprocess.run([node, "-e", mapped], capture_output=True, timeout=10).returncode == 0
+    assert subprocess.run(["sh", "-c", mapped], capture_output=True, timeout=10).returncode == 0
     one_closed = script.replace("10000", str(azurite.blob_port)).replace("10001", "1")
-    assert subprocess.run([node, "-e", one_closed], capture_output=True, timeout=10).returncode != 0
+    assert subprocess.run(["sh", "-c", one_closed], capture_output=True, timeout=10).returncode != 0
 
 
 def test_migrate_command_is_the_web_images_migrate(services: dict[str, Any]) -> None:

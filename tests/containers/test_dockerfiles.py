@@ -114,9 +114,12 @@ def test_web_image_serves_with_the_projects_gunicorn_config(web_dockerfile: Dock
     assert "/healthz" in " ".join(web_dockerfile.healthcheck())
 
 
-def test_worker_healthcheck_pings_its_own_node(worker_dockerfile: Dockerfile) -> None:
+def test_worker_healthcheck_pings_its_own_node_without_needing_hostname_in_the_environment(
+    worker_dockerfile: Dockerfile,
+) -> None:
     check = " ".join(worker_dockerfile.healthcheck())
-    assert "inspect ping" in check and "celery@$HOSTNAME" in check
+    assert "inspect ping" in check and "celery@$(hostname)" in check
+    assert "$HOSTNAME" not in check and "${HOSTNAME" not in check, "Docker sets HOSTNAME; other engines need not"
 
 
 def test_dockerignore_keeps_local_state_out_and_the_build_inputs_in() -> None:

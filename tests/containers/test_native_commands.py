@@ -5,8 +5,11 @@ the images install is enough to run them.
 """
 
 import contextlib
+import os
+import re
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,6 +36,17 @@ def run_image_command(image: NativeImage, argv: list[str], env: dict[str, str], 
     )
 
 
+def wait_for_health(process: AppProcess, url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.alive(), log_tail(process.log_path)
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"no /healthz within {timeout} s:\n{log_tail(process.log_path)}")
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Stands in for the image's WORKDIR /app: nothing importable in it, like the image."""
@@ -47,15 +61,43 @@ def web(native_images: dict[str, NativeImage], app_env: AppEnv, workdir: Path) -
     process = AppProcess("image-web", image.command(image.dockerfile.cmd()), env, workdir)
     process.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.alive(), log_tail(process.log_path)
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        time.sleep(0.1)
+    wait_for_health(process, url)
     yield process, url
     process.stop()
+
+
+def test_web_cmd_starts_and_stops_without_errors_as_the_images_user(
+    native_images: dict[str, NativeImage], app_env: AppEnv, image_root: Path, tmp_path: Path
+) -> None:
+    """The image runs as its numeric USER with HOME=/app, which root owns: nothing may need to write there.
+
+    Here the same: the image's user (when the tests run as root) and a home nobody may write to.
+    """
+    image = native_images["web"]
+    home = Path(tempfile.mkdtemp(dir=image_root))
+    home.chmod(0o555)
+    user = image.dockerfile.uid_gid() if os.geteuid() == 0 else None
+    port = free_port()
+    env = {**app_env.process_env(PORT=str(port), WEB_CONCURRENCY="2", HOME=str(home)), **image.env()}
+    process = AppProcess("image-web-unprivileged", image.command(image.dockerfile.cmd()), env, tmp_path, user=user)
+    process.start()
+    try:
+        wait_for_health(process, f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while process.log().count("Application startup complete") < 2:
+            assert process.alive() and time.monotonic() < deadline, log_tail(process.log_path)
+            time.sleep(0.1)
+    finally:
+        process.stop()
+    log = process.log()
+    assert log.count("Booting worker") == 2 and "Listening at" in log, log[-2000:]
+    start, _, _ = log.partition("Handling signal: term")
+    start_errors = [line for line in start.splitlines() if re.search(r"error|denied|traceback", line, re.I)]
+    assert not start_errors, "\n".join(start_errors)
+    # On stop, each uvicorn worker's listener is closed twice (uvicorn, then gunicorn): an INFO line, harmless.
+    problems = [line for line in log.splitlines() if re.search(r"\[(WARNING|ERROR|CRITICAL)\]|Traceback", line)]
+    assert not problems, "\n".join(problems)
+    assert not list(home.iterdir())
 
 
 def test_web_cmd_serves_health_and_readiness(web: tuple[AppProcess, str]) -> None:
@@ -103,13 +145,16 @@ def test_worker_cmd_makes_thumbnails_for_an_upload_and_answers_its_healthcheck(
         photo_ids = post_review(url, create_restaurant(url, "Image Bistro"), [("p.jpg", imagefactory.jpeg(800, 600))])
         (result,) = wait_for_photos(url, photo_ids, timeout=30).values()
         assert result["status"] == "ready"
-        # Docker sets HOSTNAME to the container's host name, which is also the worker's default node name.
-        check = run_image_command(
-            image, image.dockerfile.healthcheck(), app_env.process_env(HOSTNAME=socket.gethostname()), workdir
-        )
-        assert check.returncode == 0, check.stdout + check.stderr
+        # Docker sets HOSTNAME, other engines need not (or set something else): the check must not depend on it.
+        healthcheck = image.dockerfile.healthcheck()
+        for environment in (app_env.process_env(), app_env.process_env(HOSTNAME="not-this-host")):
+            assert "HOSTNAME" not in environment or environment["HOSTNAME"] != socket.gethostname()
+            check = run_image_command(image, healthcheck, environment, workdir)
+            assert check.returncode == 0, check.stdout + check.stderr
     finally:
         worker.stop()
+    stopped = run_image_command(image, healthcheck, app_env.process_env(), workdir)
+    assert stopped.returncode != 0, "healthy with no worker running"
 
 
 @pytest.fixture
