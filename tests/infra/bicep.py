@@ -95,13 +95,15 @@ class Template:
             if "function" in value and value["function"]["type"] == "union":
                 merged: dict[str, Any] = {}
                 for argument in value["function"]["parameters"].values():
-                    merged.update(self.resolve(argument))
+                    resolved = self.resolve(argument)
+                    # A parameter passed in (tags, say) adds keys only Azure knows; the literal ones count here.
+                    merged.update(resolved if isinstance(resolved, dict) else {})
                 return merged
             if "operator" in value and value["operator"]["type"] == "property_accessor":
                 return Reference(accessor_path(value))
             if "function" in value or "operator" in value:
                 return Reference(repr(value))
-            return {key: self.resolve(item) for key, item in value.items()}
+            return {unquote(key): self.resolve(item) for key, item in value.items()}
         return value
 
 
@@ -141,3 +143,16 @@ def equals_operands(value: Any) -> tuple[Any, Any]:
     assert isinstance(value, dict) and value.get("operator", {}).get("type") == "equals", value
     operands = value["operator"]["operands"]
     return operands["operand_1"], operands["operand_2"]
+
+
+def unquote(key: str) -> str:
+    """pycep keeps the quotes of quoted object keys ('azd-service-name'); Bicep does not."""
+    return key[1:-1] if len(key) > 1 and key[0] == key[-1] == "'" else key
+
+
+def equals_ternary(value: Any) -> tuple[Any, Any, Any, Any]:
+    """`a == b ? x : y` as (a, b, x, y). pycep 0.5 nests it as `a == (b ? x : y)`; Bicep means the former."""
+    left, right = equals_operands(value)
+    assert isinstance(right, dict) and right.get("operator", {}).get("type") == "conditional", value
+    operands = right["operator"]["operands"]
+    return left, operands["condition"], operands["true_value"], operands["false_value"]

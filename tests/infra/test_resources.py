@@ -161,7 +161,7 @@ def test_container_apps_use_the_identity_for_everything() -> None:
     registries = apps.resolve("registries")
     assert registries == [{"server": "registryServer", "identity": "identityId"}]
     identity = apps.resolve("identity")
-    assert identity["type"] == "UserAssigned" and list(identity["userAssignedIdentities"]) == ["'${identityId}'"]
+    assert identity["type"] == "UserAssigned" and list(identity["userAssignedIdentities"]) == ["${identityId}"]
     for symbol in ("webApp", "workerApp", "migrationJob"):
         resource = apps.resource(symbol)
         assert resource.api_version >= "2025-01-01"
