@@ -28,10 +28,13 @@ param hosting string = 'containerapps'
 @description('PHOTO_DELIVERY: sas redirects browsers to user-delegation SAS URLs, stream serves through web')
 param photoDelivery string = 'sas'
 
-@description('Images azd deployed last (SERVICE_<NAME>_IMAGE_NAME); empty before the first deploy')
-param webImageName string = ''
+@description('Whether azd found each service deployed (SERVICE_<NAME>_RESOURCE_EXISTS, set by azd)')
+param webExists bool = false
+param workerExists bool = false
+param migrateExists bool = false
+
+@description('App Service only: the worker image the postdeploy hook released last (SERVICE_WORKER_IMAGE_NAME)')
 param workerImageName string = ''
-param migrateImageName string = ''
 
 @minValue(0)
 param webMinReplicas int = 1
@@ -167,9 +170,9 @@ module containerApps 'modules/containerapps.bicep' = {
     webSettings: webSettings
     workerSettings: workerSettings
     migrateSettings: migrateSettings
-    webImage: webImageName
-    workerImage: workerImageName
-    migrateImage: migrateImageName
+    webExists: webExists
+    workerExists: workerExists
+    migrateExists: migrateExists
     storageAccountName: storage.outputs.name
     taskQueue: taskQueue
     webMinReplicas: webMinReplicas
@@ -193,7 +196,7 @@ module appService 'modules/appservice.bicep' = if (hosting == 'appservice') {
     logAnalyticsId: monitoring.outputs.logAnalyticsId
     registryServer: registry.outputs.loginServer
     settings: union(webSettings, workerSettings)
-    webImage: migrateImageName
+    webImage: containerApps.outputs.migrateImage
     workerImage: workerImageName
   }
 }

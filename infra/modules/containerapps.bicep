@@ -14,10 +14,11 @@ param registryServer string
 param webSettings object
 param workerSettings object
 param migrateSettings object
-@description('Images azd deployed last (empty on the first provision: a placeholder runs until azd deploys).')
-param webImage string
-param workerImage string
-param migrateImage string
+@description('Whether azd finds each target already deployed (SERVICE_<NAME>_RESOURCE_EXISTS): a provision then
+keeps the image azd deployed instead of putting the placeholder back')
+param webExists bool
+param workerExists bool
+param migrateExists bool
 param storageAccountName string
 param taskQueue string
 param webMinReplicas int
@@ -27,6 +28,7 @@ param workerMaxReplicas int
 @description('false on the App Service host, which runs web and worker itself')
 param deployApps bool
 
+// Runs only until azd deploys the real image (on the first provision, the registry is still empty).
 var placeholderImage = 'mcr.microsoft.com/k8se/quickstart:latest'
 var webPort = 8080
 // gunicorn's graceful_timeout is 30 s; the platform must wait longer before it kills the container.
@@ -45,6 +47,22 @@ var identity = {
     '${identityId}': {}
   }
 }
+
+resource existingWeb 'Microsoft.App/containerApps@2025-01-01' existing = if (webExists) {
+  name: webName
+}
+
+resource existingWorker 'Microsoft.App/containerApps@2025-01-01' existing = if (workerExists) {
+  name: workerName
+}
+
+resource existingMigrationJob 'Microsoft.App/jobs@2025-01-01' existing = if (migrateExists) {
+  name: migrationJobName
+}
+
+var webImage = webExists ? existingWeb.properties.template.containers[0].image : placeholderImage
+var workerImage = workerExists ? existingWorker.properties.template.containers[0].image : placeholderImage
+var migrateImage = migrateExists ? existingMigrationJob.properties.template.containers[0].image : placeholderImage
 
 resource appEnvironment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   name: environmentName
@@ -94,7 +112,7 @@ resource webApp 'Microsoft.App/containerApps@2025-01-01' = if (deployApps) {
       containers: [
         {
           name: 'web'
-          image: empty(webImage) ? placeholderImage : webImage
+          image: webImage
           env: [for setting in items(webSettings): { name: setting.key, value: setting.value }]
           resources: {
             cpu: json('0.5')
@@ -136,7 +154,7 @@ resource webApp 'Microsoft.App/containerApps@2025-01-01' = if (deployApps) {
       ]
       scale: {
         // Until azd has deployed the real image nothing runs: the placeholder would fail the probes.
-        minReplicas: empty(webImage) ? 0 : webMinReplicas
+        minReplicas: webImage == placeholderImage ? 0 : webMinReplicas
         maxReplicas: webMaxReplicas
         rules: [
           {
@@ -169,7 +187,7 @@ resource workerApp 'Microsoft.App/containerApps@2025-01-01' = if (deployApps) {
       containers: [
         {
           name: 'worker'
-          image: empty(workerImage) ? placeholderImage : workerImage
+          image: workerImage
           env: [for setting in items(workerSettings): { name: setting.key, value: setting.value }]
           resources: {
             cpu: json('1.0')
@@ -178,7 +196,7 @@ resource workerApp 'Microsoft.App/containerApps@2025-01-01' = if (deployApps) {
         }
       ]
       scale: {
-        minReplicas: empty(workerImage) ? 0 : workerMinReplicas
+        minReplicas: workerImage == placeholderImage ? 0 : workerMinReplicas
         maxReplicas: workerMaxReplicas
         rules: [
           {
@@ -218,7 +236,7 @@ resource migrationJob 'Microsoft.App/jobs@2025-01-01' = {
       containers: [
         {
           name: 'migrate'
-          image: empty(migrateImage) ? placeholderImage : migrateImage
+          image: migrateImage
           command: ['migrate']
           env: [for setting in items(migrateSettings): { name: setting.key, value: setting.value }]
           resources: {
@@ -234,3 +252,5 @@ resource migrationJob 'Microsoft.App/jobs@2025-01-01' = {
 output environmentId string = appEnvironment.id
 output webUri string = deployApps ? 'https://${webApp.properties.configuration.ingress.fqdn}' : ''
 output migrationJobName string = migrationJob.name
+// The web image the job runs: App Service's main container runs the same one.
+output migrateImage string = migrateImage

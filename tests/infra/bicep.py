@@ -111,6 +111,9 @@ def accessor_path(value: Any) -> str:
     if isinstance(value, dict) and "operator" in value and value["operator"]["type"] == "property_accessor":
         operands = value["operator"]["operands"]
         return f"{accessor_path(operands['operand_1'])}.{accessor_path(operands['operand_2'])}"
+    if isinstance(value, dict) and "operator" in value and value["operator"]["type"] == "index_accessor":
+        operands = value["operator"]["operands"]
+        return f"{accessor_path(operands['operand_1'])}[{operands['operand_2']}]"
     return str(value)
 
 

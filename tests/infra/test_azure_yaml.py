@@ -130,9 +130,9 @@ def test_parameters_file_supplies_every_parameter_without_a_default_and_nothing_
     assert values["principalId"] == "${AZURE_PRINCIPAL_ID}"
     assert values["hosting"] == "${HOSTING=containerapps}"
     for service in ("web", "worker", "migrate"):
-        assert values[f"{service}ImageName"] == f"${{SERVICE_{service.upper()}_IMAGE_NAME=}}", (
-            "keeps the deployed image"
-        )
+        # azd sets these before every provision from what exists in Azure, also in a fresh pipeline run.
+        assert values[f"{service}Exists"] == f"${{SERVICE_{service.upper()}_RESOURCE_EXISTS=false}}"
+    assert values["workerImageName"] == "${SERVICE_WORKER_IMAGE_NAME=}", "set by the App Service hook"
 
 
 def test_required_azd_version_deploys_container_app_jobs(project: dict[str, Any]) -> None:

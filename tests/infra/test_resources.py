@@ -8,7 +8,7 @@ from restaurant_shared.settings import Settings
 from restaurant_shared.taskqueue import celery_config
 from restaurant_web.routes import health
 from tests.containers.images import REPO_ROOT, Dockerfile
-from tests.infra.bicep import Reference, bicep_files, equals_operands, main, module
+from tests.infra.bicep import Reference, accessor_path, bicep_files, equals_operands, equals_ternary, main, module
 
 ROLES = {
     "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
@@ -253,3 +253,25 @@ def test_hosting_parameter_chooses_the_host() -> None:
     assert {"type": "allowed", "argument": ["containerapps", "appservice"]} in hosting["decorators"]
     assert equals_operands(main().modules["appService"]["config"]["condition"]) == ("hosting", "appservice")
     assert equals_operands(main().module_params("containerApps")["deployApps"]) == ("hosting", "containerapps")
+
+
+def test_a_provision_keeps_the_deployed_images_and_runs_nothing_before_the_first_deploy() -> None:
+    apps = module("containerapps")
+    for app, existing, exists in (
+        ("webApp", "existingWeb", "webExists"),
+        ("workerApp", "existingWorker", "workerExists"),
+        ("migrationJob", "existingMigrationJob", "migrateExists"),
+    ):
+        (container,) = apps.resource(app).properties["template"]["containers"]
+        image = apps.variables[container["image"]]["value"]["operator"]["operands"]
+        assert image["condition"] == exists and image["false_value"] == "placeholderImage"
+        assert accessor_path(image["true_value"]) == f"{existing}.properties.template.containers[0].image"
+        assert apps.resource(existing).condition == exists
+    for app, minimum in (("webApp", "webMinReplicas"), ("workerApp", "workerMinReplicas")):
+        scale = apps.resource(app).properties["template"]["scale"]
+        left, right, when_placeholder, otherwise = equals_ternary(scale["minReplicas"])
+        assert {left, right} == {
+            apps.resource(app).properties["template"]["containers"][0]["image"],
+            "placeholderImage",
+        }
+        assert (when_placeholder, otherwise) == (0, minimum)
