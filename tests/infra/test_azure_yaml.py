@@ -7,6 +7,7 @@ ServiceConfig and hook config) and check them against the templates, the Dockerf
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from tests.infra.bicep import INFRA, equals_ternary, main, module
 
 AZURE_YAML = REPO_ROOT / "azure.yaml"
 PARAMETERS = INFRA / "main.parameters.json"
-SHELLCHECK = Path(__file__).resolve().parents[2] / ".venv/bin/shellcheck"
+SHELLCHECK = Path(sys.executable).with_name("shellcheck")
 # Set by azd itself in every environment (not outputs of main.bicep).
 AZD_VARIABLES = {"AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"}
 
