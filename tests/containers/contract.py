@@ -1,4 +1,5 @@
-"""What reads environment variables: the settings class, gunicorn's config, and the libraries under them."""
+"""What reads environment variables: the settings class, gunicorn's config, and the libraries under them;
+and what a secret looks like, so no Azure file sets one."""
 
 import re
 
@@ -26,3 +27,8 @@ def web_reads() -> set[str]:
 
 def worker_reads() -> set[str]:
     return settings_variables() | LIBRARY_VARIABLES
+
+
+# Names and values that would be secrets in an Azure setting (compose.azure.yml, the Bicep templates).
+SECRET_VALUE = re.compile(r"AccountKey=|SharedAccessSignature=|[?&]sig=|password=|://[^@/\s]*:[^@/\s]*@", re.I)
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|CONNECTION_STRING|_KEY$|TOKEN", re.I)

@@ -1,7 +1,6 @@
 """compose.azure.yml: valid input for `az containerapp compose create` and within App Service's compose limits."""
 
 import os
-import re
 from typing import Any
 
 import pytest
@@ -9,7 +8,7 @@ import yaml
 from pycomposefile import ComposeFile
 
 from restaurant_shared.settings import Settings
-from tests.containers.contract import settings_variables, web_reads, worker_reads
+from tests.containers.contract import SECRET_NAME, SECRET_VALUE, settings_variables, web_reads, worker_reads
 from tests.containers.images import AZURE_COMPOSE, AZURE_GUIDE, environment, load_yaml
 
 # What `az containerapp compose create` warns about and ignores (azure-cli containerapp _compose_utils.py).
@@ -53,8 +52,6 @@ UNSUPPORTED = [
     "depends_on",
     "expose",
 ]
-SECRET_VALUE = re.compile(r"AccountKey=|SharedAccessSignature=|[?&]sig=|password=|://[^@/\s]*:[^@/\s]*@", re.I)
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|CONNECTION_STRING|_KEY$|TOKEN", re.I)
 
 
 @pytest.fixture(scope="module")

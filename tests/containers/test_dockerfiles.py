@@ -133,6 +133,9 @@ def test_dockerignore_keeps_local_state_out_and_the_build_inputs_in() -> None:
         "shared/restaurant_shared/__pycache__/x.pyc",
         ".env",
         "docs/azure.md",
+        ".azure/dev/.env",
+        "tools/checkov/.venv/bin/checkov",
+        "infra/main.bicep",
     ):
         assert is_ignored(path, patterns), f"{path} would be sent to the Docker daemon"
     for path in (
