@@ -72,16 +72,22 @@ var sharedSettings = {
   CELERY_BROKER_POLLING_INTERVAL: '0.2'
   PHOTO_DELIVERY: photoDelivery
   LOG_LEVEL: 'INFO'
+  // Names the resource; ingestion itself takes the identity's token (local authentication is off).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.applicationInsightsConnectionString
 }
-var webSettings = union(sharedSettings, {
+var webOnlySettings = {
   PORT: '8080'
   WEB_CONCURRENCY: '2'
   // Azure's front ends reach the app from the platform's private and shared ranges.
   FORWARDED_ALLOW_IPS: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10'
-})
-var workerSettings = union(sharedSettings, {
+}
+var workerOnlySettings = {
   WORKER_CONCURRENCY: '2'
-})
+}
+var webSettings = union(sharedSettings, webOnlySettings, { OTEL_SERVICE_NAME: 'restaurant-web' })
+var workerSettings = union(sharedSettings, workerOnlySettings, { OTEL_SERVICE_NAME: 'restaurant-worker' })
+// App Service gives every setting to both containers: each then takes its own default OTEL_SERVICE_NAME.
+var appServiceSettings = union(sharedSettings, webOnlySettings, workerOnlySettings)
 var migrateSettings = sharedSettings
 
 resource resourceGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -195,7 +201,7 @@ module appService 'modules/appservice.bicep' = if (hosting == 'appservice') {
     identityClientId: identity.outputs.clientId
     logAnalyticsId: monitoring.outputs.logAnalyticsId
     registryServer: registry.outputs.loginServer
-    settings: union(webSettings, workerSettings)
+    settings: appServiceSettings
     webImage: containerApps.outputs.migrateImage
     workerImage: workerImageName
   }
@@ -217,6 +223,5 @@ output POSTGRES_ADMIN_NAME string = postgresAdminName
 output MIGRATION_JOB_NAME string = containerApps.outputs.migrationJobName
 output APP_SERVICE_NAME string = hosting == 'appservice' ? appService.outputs.name : ''
 output WEB_URI string = hosting == 'appservice' ? appService.outputs.uri : containerApps.outputs.webUri
-// For the telemetry settings (APPLICATIONINSIGHTS_CONNECTION_STRING): ingestion needs the identity's token
-// as well, as local authentication is disabled on the resource.
+// The apps' telemetry destination (set on them above); ingestion needs the identity's token as well.
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString

@@ -30,5 +30,7 @@ def worker_reads() -> set[str]:
 
 
 # Names and values that would be secrets in an Azure setting (compose.azure.yml, the Bicep templates).
+# Application Insights' "connection string" is the exception by name: it only names the resource (its
+# instrumentation key is an id), and with local authentication off, ingestion takes the identity's token.
 SECRET_VALUE = re.compile(r"AccountKey=|SharedAccessSignature=|[?&]sig=|password=|://[^@/\s]*:[^@/\s]*@", re.I)
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|CONNECTION_STRING|_KEY$|TOKEN", re.I)
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|(?<!APPLICATIONINSIGHTS_)CONNECTION_STRING|_KEY$|TOKEN", re.I)
