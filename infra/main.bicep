@@ -28,6 +28,10 @@ param hosting string = 'containerapps'
 @description('PHOTO_DELIVERY: sas redirects browsers to user-delegation SAS URLs, stream serves through web')
 param photoDelivery string = 'sas'
 
+@allowed(['none', 'platform'])
+@description('AUTH_MODE: platform only after turning on the host\'s authentication (docs/azure.md, Moderation); it strips the principal header that the app then trusts')
+param authMode string = 'none'
+
 @description('Whether azd found each service deployed (SERVICE_<NAME>_RESOURCE_EXISTS, set by azd)')
 param webExists bool = false
 param workerExists bool = false
@@ -78,6 +82,8 @@ var sharedSettings = {
 var webOnlySettings = {
   PORT: '8080'
   WEB_CONCURRENCY: '2'
+  AUTH_MODE: authMode
+  MODERATOR_ROLE: 'Moderator'
   // Azure's front ends reach the app from the platform's private and shared ranges.
   FORWARDED_ALLOW_IPS: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10'
 }

@@ -45,7 +45,8 @@ def count_new_review(session: Session, restaurant_id: int, rating: int, created_
 _OFFER_COVER = text("""
 UPDATE restaurant r SET cover_photo_id = p.id
 FROM photo p JOIN review rv ON rv.id = p.review_id
-WHERE p.id = :photo_id AND p.status = 'ready' AND r.id = rv.restaurant_id
+WHERE p.id = :photo_id AND p.status = 'ready' AND p.hidden_at IS NULL AND rv.hidden_at IS NULL
+  AND r.id = rv.restaurant_id
   AND (r.cover_photo_id IS NULL
        OR (rv.rating, rv.created_at, rv.id, -p.position) >
           (SELECT cr.rating, cr.created_at, cr.id, -cp.position
@@ -58,23 +59,40 @@ def offer_cover(session: Session, photo_id: uuid.UUID) -> bool:
     return bool(session.execute(_OFFER_COVER, {"photo_id": photo_id}).rowcount)  # type: ignore[attr-defined]
 
 
-# What the stored columns should hold, for the restaurants with ids in [lo, hi].
-_EXPECTED = text("""
+# What the stored columns should hold, from the visible reviews and photos (moderators hide some).
+_EXPECTED_FROM = """
+FROM restaurant r
+LEFT JOIN LATERAL (SELECT count(*) AS n, sum(rating) AS total, max(created_at) AS latest
+                   FROM review WHERE restaurant_id = r.id AND hidden_at IS NULL) s ON true
+LEFT JOIN LATERAL (SELECT p.id AS photo_id FROM review rv JOIN photo p ON p.review_id = rv.id
+                   WHERE rv.restaurant_id = r.id AND p.status = 'ready' AND rv.hidden_at IS NULL
+                     AND p.hidden_at IS NULL
+                   ORDER BY rv.rating DESC, rv.created_at DESC, rv.id DESC, p.position LIMIT 1) c ON true
+"""
+_DRIFTED = text(f"""
 SELECT r.id,
        r.review_count, coalesce(s.n, 0) AS expected_review_count,
        r.rating_sum, coalesce(s.total, 0) AS expected_rating_sum,
        r.last_review_at, s.latest AS expected_last_review_at,
        r.cover_photo_id, c.photo_id AS expected_cover_photo_id
-FROM restaurant r
-LEFT JOIN LATERAL (SELECT count(*) AS n, sum(rating) AS total, max(created_at) AS latest
-                   FROM review WHERE restaurant_id = r.id) s ON true
-LEFT JOIN LATERAL (SELECT p.id AS photo_id FROM review rv JOIN photo p ON p.review_id = rv.id
-                   WHERE rv.restaurant_id = r.id AND p.status = 'ready'
-                   ORDER BY rv.rating DESC, rv.created_at DESC, rv.id DESC, p.position LIMIT 1) c ON true
+{_EXPECTED_FROM}
 WHERE r.id BETWEEN :lo AND :hi
   AND (r.review_count, r.rating_sum, r.last_review_at, r.cover_photo_id)
       IS DISTINCT FROM (coalesce(s.n, 0), coalesce(s.total, 0), s.latest, c.photo_id)
-""")
+""")  # noqa: S608 (made of constants only)
+_RECOUNT_ONE = text(f"""
+UPDATE restaurant SET review_count = coalesce(s.n, 0), rating_sum = coalesce(s.total, 0),
+                      last_review_at = s.latest, cover_photo_id = c.photo_id
+{_EXPECTED_FROM}
+WHERE r.id = :id AND restaurant.id = r.id
+""")  # noqa: S608 (made of constants only)
+
+
+def recount_restaurant(session: Session, restaurant_id: int) -> None:
+    """Set one restaurant's aggregates from its rows: after a review or photo is hidden, restored or deleted."""
+    # Lock first, then count in a new statement: a review committed while we waited for the lock is seen.
+    session.execute(text("SELECT 1 FROM restaurant WHERE id = :id FOR UPDATE"), {"id": restaurant_id})
+    session.execute(_RECOUNT_ONE, {"id": restaurant_id})
 
 
 @dataclass
@@ -114,7 +132,7 @@ def recount(db: Database, *, fix: bool = True, batch_size: int = 1000) -> DriftR
                 return report
             after = ids[-1]
             report.restaurants_checked += len(ids)
-            drifted = session.execute(_EXPECTED, {"lo": ids[0], "hi": ids[-1]}).all()
+            drifted = session.execute(_DRIFTED, {"lo": ids[0], "hi": ids[-1]}).all()
             for row in drifted:
                 report.restaurants_drifted += 1
                 report.reviews_miscounted += abs(row.review_count - row.expected_review_count)

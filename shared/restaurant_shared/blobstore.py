@@ -131,6 +131,15 @@ class BlobStore:
         for blob in self._client.get_container_client(self.uploads).list_blobs():
             yield StoredBlob(name=blob.name, last_modified=blob.last_modified)
 
+    def delete_thumbnails(self, photo_id: uuid.UUID) -> int:
+        """Delete every thumbnail of a photo, whatever sizes were made; returns how many there were."""
+        container = self._client.get_container_client(self.thumbnails)
+        names = [blob.name for blob in container.list_blobs(name_starts_with=f"{photo_id}/")]
+        for name in names:
+            with suppress(ResourceNotFoundError):
+                container.delete_blob(name)
+        return len(names)
+
     def put_thumbnail(self, name: str, data: bytes) -> None:
         self._client.get_blob_client(self.thumbnails, name).upload_blob(
             data,

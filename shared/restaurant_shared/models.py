@@ -98,6 +98,7 @@ class Review(Base):
         CheckConstraint("length(btrim(user_name)) > 0", name="user_name_not_blank"),
         # A restaurant's reviews, newest first, a page at a time from a keyset cursor.
         Index("ix_review_restaurant_newest", "restaurant_id", "created_at", "id"),
+        Index("ix_review_hidden", "hidden_at", "id", postgresql_where=text("hidden_at IS NOT NULL")),
     )
     __mapper_args__ = {"eager_defaults": True}  # created_at comes back in the INSERT's RETURNING
 
@@ -107,6 +108,8 @@ class Review(Base):
     rating: Mapped[int] = mapped_column(SmallInteger)
     review_text: Mapped[str] = mapped_column(String(REVIEW_TEXT_MAX), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Set by a moderator: a hidden review is on no page and in no aggregate until it is restored.
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     restaurant: Mapped[Restaurant] = relationship(back_populates="reviews")
     photos: Mapped[list["Photo"]] = relationship(
@@ -131,6 +134,7 @@ class Photo(Base):
             "updated_at",
             postgresql_where="status IN ('pending', 'processing')",
         ),
+        Index("ix_photo_hidden", "hidden_at", "id", postgresql_where=text("hidden_at IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -147,6 +151,7 @@ class Photo(Base):
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     # W3C traceparent of the upload, so a re-enqueue can link to the trace it started in.
     trace_context: Mapped[str | None] = mapped_column(String(55))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # by a moderator
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -157,6 +162,85 @@ class Photo(Base):
     @property
     def is_finished(self) -> bool:
         return self.status in (PhotoStatus.READY, PhotoStatus.FAILED)
+
+
+class ReportReason(enum.StrEnum):
+    SPAM = "spam"
+    OFFENSIVE = "offensive"
+    OFF_TOPIC = "off_topic"
+    PRIVATE_INFORMATION = "private_information"
+    OTHER = "other"
+
+
+class ReportStatus(enum.StrEnum):
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    ACTIONED = "actioned"  # the content was hidden or deleted
+
+
+REPORT_NOTE_MAX = 500
+MODERATION_REASON_MAX = 500
+
+
+class Report(Base):
+    """A visitor's report of a review or a photo. One per client and item: reporting again changes nothing."""
+
+    __tablename__ = "report"
+    __table_args__ = (
+        CheckConstraint("num_nonnulls(review_id, photo_id) = 1", name="one_target"),
+        CheckConstraint(f"reason IN ({', '.join(repr(r.value) for r in ReportReason)})", name="reason_known"),
+        CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in ReportStatus)})", name="status_known"),
+        Index("uq_report_review_reporter", "review_id", "reporter", unique=True,
+              postgresql_where=text("review_id IS NOT NULL")),
+        Index("uq_report_photo_reporter", "photo_id", "reporter", unique=True,
+              postgresql_where=text("photo_id IS NOT NULL")),
+        # The moderation queue: open reports, newest first.
+        Index("ix_report_open", "created_at", "id", postgresql_where=text("status = 'open'")),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"))
+    photo_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("photo.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(String(REPORT_NOTE_MAX), default="", server_default="")
+    # A one-way hash of the client's address: enough to count a client once, not to identify it.
+    reporter: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.OPEN, server_default=ReportStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    review: Mapped[Review | None] = relationship()
+    photo: Mapped[Photo | None] = relationship()
+
+
+class ModerationAction(Base):
+    """The audit trail: who did what to which item, when and why. Kept after the item itself is gone."""
+
+    __tablename__ = "moderation_action"
+    __table_args__ = (Index("ix_moderation_action_newest", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    moderator_id: Mapped[str] = mapped_column(String(128))
+    moderator_name: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(32))
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str] = mapped_column(String(64))
+    # What the item was, without its user-written text (erasure must not survive in the audit trail).
+    target_summary: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    reason: Mapped[str] = mapped_column(String(MODERATION_REASON_MAX), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PhotoErasure(Base):
+    """A deleted photo whose blobs are being erased. Written in the transaction that deletes the photo's row;
+    the worker erases the blobs at once and the sweeper erases them once more after the stuck-photo delay
+    (catching a thumbnail that a task still running wrote meanwhile), then drops the row."""
+
+    __tablename__ = "photo_erasure"
+    __table_args__ = (Index("ix_photo_erasure_requested", "requested_at"),)
+
+    photo_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 def rating_sort_key() -> ColumnElement[Any]:

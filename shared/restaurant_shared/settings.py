@@ -59,12 +59,20 @@ class Settings(BaseSettings):
     # Worker processes per worker container; unset means one per CPU.
     worker_concurrency: int | None = Field(default=None, ge=1, le=64)
 
-    # Web. Posting reviews is limited per client address ("20/minute", "20/minute;100/hour"; empty: no
+    # Web. Posting reviews and reports is limited per client address ("20/minute", "20/minute;100/hour"; empty: no
     # limit). The counts live in RATE_LIMIT_STORAGE_URL: memory:// counts per web process, redis://...
     # shares them between processes and replicas.
     rate_limit_reviews: str = "20/minute"
+    rate_limit_reports: str = "10/minute"
     rate_limit_storage_url: str = Field(default="memory://", pattern=r"^(memory|redis|rediss)://")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Moderation. "platform": App Service / Container Apps authentication signs moderators in and puts the
+    # principal in X-MS-CLIENT-PRINCIPAL (the platform strips that header from clients' requests, so it is
+    # trusted only in this mode); a moderator has MODERATOR_ROLE in its roles claim. "none": no one is
+    # signed in and moderation is off (visitors can still report).
+    auth_mode: Literal["none", "platform"] = "none"
+    moderator_role: str = Field(default="Moderator", min_length=1, max_length=128)
 
     # Telemetry (OpenTelemetry traces, metrics and logs); nothing is exported unless one is set. Azure Monitor
     # authenticates with the managed identity, so its connection string only names the resource. The OTel

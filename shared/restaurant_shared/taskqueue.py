@@ -15,6 +15,9 @@ from restaurant_shared.settings import Settings
 from restaurant_shared.telemetry import tracing
 
 MAKE_THUMBNAILS = "restaurant.make_thumbnails"
+ERASE_PHOTOS = "restaurant.erase_photos"
+# Photo ids per erasure task: deleting a busy restaurant becomes a few tasks of bounded size.
+ERASE_BATCH = 200
 SWEEP_STUCK_PHOTOS = "restaurant.sweep_stuck_photos"
 DELETE_ORPHAN_UPLOADS = "restaurant.delete_orphan_uploads"
 
@@ -64,3 +67,10 @@ def enqueue_thumbnails(app: Celery, photo_id: uuid.UUID, links: Sequence[Link] =
     """
     with tracing.enqueue_span(photo_id, links):
         app.send_task(MAKE_THUMBNAILS, args=[str(photo_id)], headers=tracing.message_headers())
+
+
+def enqueue_erasure(app: Celery, photo_ids: Sequence[uuid.UUID]) -> None:
+    """Have the worker delete the blobs (raw upload, thumbnails) of photos whose rows are gone."""
+    ids = [str(photo_id) for photo_id in photo_ids]
+    for start in range(0, len(ids), ERASE_BATCH):
+        app.send_task(ERASE_PHOTOS, args=[ids[start : start + ERASE_BATCH]], headers=tracing.message_headers())

@@ -133,7 +133,14 @@ class NativeImage:
     def __init__(self, dockerfile: Dockerfile, venv: Path) -> None:
         self.dockerfile = dockerfile
         self.venv = venv
-        self.files = dockerfile.context_files()
+        # Copied beside the venv, as the build copies them: the checkout itself may be private to its owner,
+        # and the image's unprivileged user must read them too.
+        self.files: dict[str, Path] = {}
+        for destination, source in dockerfile.context_files().items():
+            target = venv.parent / "files" / destination.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            self.files[destination] = target
 
     def env(self) -> dict[str, str]:
         """The final stage's ENV with the image venv mapped to the local one and $PATH taken from this machine."""

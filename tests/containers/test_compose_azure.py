@@ -152,6 +152,7 @@ def test_environment_is_a_valid_identity_configuration(services: dict[str, Any],
 
 def test_web_and_worker_share_their_application_settings(services: dict[str, Any]) -> None:
     process_only = {"PORT", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "WORKER_CONCURRENCY", "OTEL_SERVICE_NAME"}
+    process_only |= {"AUTH_MODE", "MODERATOR_ROLE"}  # moderation lives in web
     web = {k: v for k, v in environment(services["web"]).items() if k not in process_only}
     worker = {k: v for k, v in environment(services["worker"]).items() if k not in process_only}
     assert web == worker

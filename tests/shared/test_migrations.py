@@ -9,7 +9,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from tests.fixtures.services import PostgresServer
 from tests.fixtures.stack import AppEnv, migrate
 
-TABLES = {"restaurant", "review", "photo", "alembic_version"}
+TABLES = {"restaurant", "review", "photo", "report", "moderation_action", "photo_erasure", "alembic_version"}
 
 
 def fresh_database(app_env: AppEnv, postgres: PostgresServer | None, name: str) -> AppEnv:

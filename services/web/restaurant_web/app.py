@@ -15,7 +15,8 @@ from restaurant_shared.logging import configure_logging
 from restaurant_shared.settings import Settings, get_settings
 from restaurant_web import telemetry
 from restaurant_web.errors import install_error_handlers
-from restaurant_web.ratelimit import RateLimitMiddleware, ReviewRateLimit
+from restaurant_web.moderation import routes as moderation
+from restaurant_web.ratelimit import RateLimitMiddleware, RateLimits
 from restaurant_web.routes import api, docs, health, pages, photos
 from restaurant_web.security import SecurityMiddleware
 from restaurant_web.services import Services
@@ -51,11 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     # The last added runs first: security headers and the CSRF cookie wrap every response, 429s included.
-    app.add_middleware(RateLimitMiddleware, limit=ReviewRateLimit(settings))
+    app.add_middleware(RateLimitMiddleware, limit=RateLimits(settings))
     app.add_middleware(SecurityMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (pages.router, api.router, photos.router, health.router):
+    for router in (pages.router, api.router, moderation.pages, moderation.api, photos.router, health.router):
         app.include_router(router)
     docs.install(app)
     telemetry.instrument(app, settings)

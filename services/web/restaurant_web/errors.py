@@ -1,13 +1,15 @@
 """Translate exceptions into HTTP responses, in one place: JSON for the API, pages for people."""
 
 import logging
+from urllib.parse import urlencode
 
 from azure.core.exceptions import AzureError
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from restaurant_web.moderation.principal import LOGIN_PATH, SignInRequired
 from restaurant_web.pagination import CursorInvalid
 from restaurant_web.security import CsrfError
 from restaurant_web.templating import templates
@@ -49,6 +51,11 @@ async def _upload_rejected(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, exc.message)
 
 
+async def _sign_in(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'post_login_redirect_uri': exc.return_to})}", status_code=303)
+
+
 async def _cursor_invalid(request: Request, exc: Exception) -> Response:
     return error_response(request, 400, str(exc))
 
@@ -75,5 +82,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UploadRejected, _upload_rejected)
     app.add_exception_handler(CsrfError, _csrf_error)
     app.add_exception_handler(CursorInvalid, _cursor_invalid)
+    app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(AzureError, _storage_error)
     app.add_exception_handler(DBAPIError, _database_error)

@@ -9,6 +9,7 @@ a hand-made one only positions a list; one that does not decode to the expected 
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from sqlalchemy import Select, SQLColumnExpression, tuple_
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
-KeyKind = Literal["int", "text", "decimal", "datetime"]
+KeyKind = Literal["int", "text", "decimal", "datetime", "uuid"]
 CURSOR_VERSION = 1
 MAX_CURSOR_LENGTH = 1024
 _INT_RANGE = range(-(2**31), 2**31)
@@ -112,7 +113,7 @@ def fetch_page(session: Session, order: KeysetOrder, query: Select[Any], token: 
 def _dump(kind: KeyKind, value: Any) -> Any:
     if kind == "datetime":
         return value.isoformat()
-    if kind == "decimal":
+    if kind in ("decimal", "uuid"):
         return str(value)
     return value
 
@@ -126,6 +127,8 @@ def _load(kind: KeyKind, value: Any) -> Any:
         raise ValueError("not a key string")
     if kind == "text":
         return value
+    if kind == "uuid":
+        return uuid.UUID(value)
     if kind == "decimal":
         number = Decimal(value)
         if not number.is_finite() or not 0 <= number <= 5:

@@ -54,8 +54,12 @@ def get_restaurant(session: Session, restaurant_id: int) -> Restaurant | None:
 
 
 def list_reviews(session: Session, restaurant_id: int, *, limit: int, cursor: str | None = None) -> Page[Review]:
-    """One page of a restaurant's reviews, newest first, with their photos: two SQL queries."""
-    query = select(Review).where(Review.restaurant_id == restaurant_id).options(selectinload(Review.photos))
+    """One page of a restaurant's visible reviews, newest first, with their visible photos: two SQL queries."""
+    query = (
+        select(Review)
+        .where(Review.restaurant_id == restaurant_id, Review.hidden_at.is_(None))
+        .options(selectinload(Review.photos.and_(Photo.hidden_at.is_(None))))
+    )
     return fetch_page(session, REVIEW_ORDER, query, cursor, limit)
 
 
@@ -81,5 +85,9 @@ def create_review(session: Session, restaurant_id: int, data: ReviewCreate, phot
     return review
 
 
-def get_photo(session: Session, photo_id: uuid.UUID) -> Photo | None:
-    return session.get(Photo, photo_id)
+def get_photo(session: Session, photo_id: uuid.UUID, *, include_hidden: bool = False) -> Photo | None:
+    """A photo, unless a moderator hid it or its review (`include_hidden`: moderators see those too)."""
+    query = select(Photo).where(Photo.id == photo_id)
+    if not include_hidden:
+        query = query.join(Review).where(Photo.hidden_at.is_(None), Review.hidden_at.is_(None))
+    return session.scalar(query)

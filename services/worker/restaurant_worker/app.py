@@ -1,7 +1,7 @@
 """The Celery worker: `celery -A restaurant_worker.app worker`.
 
-Thumbnail tasks come from the broker; a sweeper thread in each worker re-enqueues photos that a broker
-lost (see sweeper.py). The failure policy is declared once, on PhotoTask (see policy.py).
+Thumbnail and erasure tasks come from the broker; a sweeper thread in each worker re-enqueues photos that a
+broker lost (see sweeper.py). The failure policy is declared once, on PhotoTask (see policy.py).
 """
 
 import logging
@@ -19,9 +19,9 @@ from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import Database
 from restaurant_shared.logging import configure_logging
 from restaurant_shared.settings import get_settings
-from restaurant_shared.taskqueue import MAKE_THUMBNAILS, create_celery
+from restaurant_shared.taskqueue import ERASE_PHOTOS, MAKE_THUMBNAILS, create_celery
 from restaurant_shared.telemetry import metrics as telemetry_metrics
-from restaurant_worker import policy, telemetry
+from restaurant_worker import erasure, policy, telemetry
 from restaurant_worker.processing import mark_failed, process_photo
 from restaurant_worker.sweeper import SweeperThread
 
@@ -124,6 +124,23 @@ def make_thumbnails(self: PhotoTask, photo_id: str) -> Any:
         log.warning("ignoring task with a malformed photo id", extra={"photo_id": str(photo_id)[:64]})
         return None
     return process_photo(db, store, settings, parsed)
+
+
+@celery.task(
+    name=ERASE_PHOTOS,
+    bind=True,
+    autoretry_for=policy.TRANSIENT_ERRORS,
+    retry_backoff=policy.RETRY_BACKOFF_SECONDS,
+    retry_backoff_max=policy.RETRY_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=settings.task_max_retries,
+)
+def erase_photos(self: Task, photo_ids: list[str]) -> int:
+    # After the last retry the sweeper's pass over photo_erasure still erases them.
+    ids = [parsed for parsed in map(_parse_id, photo_ids if isinstance(photo_ids, list) else []) if parsed]
+    erased = erasure.erase_photos(db, store, ids)
+    log.info("photos erased", extra={"task_id": self.request.id, "count": erased})
+    return erased
 
 
 class SweeperStep(bootsteps.StartStopStep):

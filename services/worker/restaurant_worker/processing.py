@@ -55,7 +55,7 @@ def process_photo(db: Database, store: BlobStore, settings: Settings, photo_id: 
         store.put_thumbnail(thumbnail_blob_name(photo_id, thumbnail.size), thumbnail.data)
     sizes = tuple(thumbnail.size for thumbnail in result.items)
     with db.transaction() as session:
-        session.execute(
+        updated = session.execute(
             update(Photo)
             .where(Photo.id == photo_id)
             .values(
@@ -65,8 +65,16 @@ def process_photo(db: Database, store: BlobStore, settings: Settings, photo_id: 
                 thumbnail_sizes=list(sizes),
                 failure_reason=None,
             )
-        )
-        aggregates.offer_cover(session, photo_id)
+            .returning(Photo.id)
+        ).first()
+        if updated is not None:
+            aggregates.offer_cover(session, photo_id)
+    if updated is None:
+        # Deleted by a moderator while this task ran: the erasure may already be done, so these blobs
+        # would outlive the photo.
+        store.delete_thumbnails(photo_id)
+        store.delete_raw([raw_blob_name(photo_id)])
+        return Outcome("deleted")
     return Outcome(PhotoStatus.READY, result.width, result.height, sizes)
 
 

@@ -1,4 +1,5 @@
-"""The delivery guarantee: photos stuck in pending/processing are enqueued again; orphan uploads go.
+"""The delivery guarantee: photos stuck in pending/processing are enqueued again; orphan uploads go; the
+blobs of deleted photos are erased once more (see erasure.py) and their erasure records dropped.
 
 Brokers lose or delay messages: Redis redelivers a killed worker's task only after its visibility
 timeout, and the Azure Storage Queue transport deletes a message when it is received. Postgres holds
@@ -12,13 +13,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from celery import Celery
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 
 from restaurant_shared.blobstore import BlobStore
 from restaurant_shared.db import Database
-from restaurant_shared.models import Photo, PhotoStatus
+from restaurant_shared.models import Photo, PhotoErasure, PhotoStatus
 from restaurant_shared.settings import Settings
-from restaurant_shared.taskqueue import enqueue_thumbnails
+from restaurant_shared.taskqueue import enqueue_erasure, enqueue_thumbnails
 from restaurant_shared.telemetry.metrics import instruments
 from restaurant_shared.telemetry.tracing import link_to
 
@@ -57,6 +58,26 @@ def requeue_stuck_photos(db: Database, celery: Celery, stuck_after: timedelta) -
         instruments().sweeper_requeued.add(len(stuck_photos))
         log.info("re-enqueued stuck photos", extra={"count": len(stuck_photos)})
     return len(stuck_photos)
+
+
+def finish_erasures(db: Database, celery: Celery, after: timedelta) -> int:
+    """Erase once more the photos deleted longer than `after` ago, then forget them; returns how many."""
+    with db.transaction() as session:
+        due = (
+            select(PhotoErasure.photo_id)
+            .where(PhotoErasure.requested_at < func.now() - after)
+            .order_by(PhotoErasure.requested_at)
+            .limit(_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        photo_ids = list(
+            session.scalars(delete(PhotoErasure).where(PhotoErasure.photo_id.in_(due)).returning(PhotoErasure.photo_id))
+        )
+        # Inside the transaction: if the broker is down, the records stay for the next sweep.
+        enqueue_erasure(celery, photo_ids)
+    if photo_ids:
+        log.info("erased deleted photos once more", extra={"count": len(photo_ids)})
+    return len(photo_ids)
 
 
 def delete_orphan_uploads(db: Database, store: BlobStore, grace: timedelta) -> int:
@@ -101,9 +122,9 @@ class SweeperThread(threading.Thread):
         while not self._stop_event.wait(interval):
             elapsed += interval
             try:
-                requeue_stuck_photos(
-                    self._db, self._celery, timedelta(seconds=self._settings.stuck_photo_after_seconds)
-                )
+                stuck_after = timedelta(seconds=self._settings.stuck_photo_after_seconds)
+                requeue_stuck_photos(self._db, self._celery, stuck_after)
+                finish_erasures(self._db, self._celery, stuck_after)
                 if elapsed - last_orphan_sweep >= orphan_every:
                     last_orphan_sweep = elapsed
                     delete_orphan_uploads(

@@ -3,6 +3,7 @@
 The raw upload is never served: it may carry GPS metadata. Only thumbnails, which carry none, are.
 """
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
@@ -16,6 +17,7 @@ from restaurant_shared.blobstore import THUMBNAIL_CACHE_CONTROL, thumbnail_blob_
 from restaurant_shared.models import PhotoStatus
 from restaurant_web import repository
 from restaurant_web.deps import ServicesDep, SessionDep
+from restaurant_web.moderation.principal import PrincipalDep, is_moderator
 
 router = APIRouter(tags=["photos"])
 
@@ -30,8 +32,12 @@ async def get_thumbnail(
     size: Annotated[int, Path(ge=1, le=10_000)],
     services: ServicesDep,
     session: SessionDep,
+    principal: PrincipalDep,
 ) -> Response:
-    photo = await anyio.to_thread.run_sync(repository.get_photo, session, photo_id)
+    moderator = is_moderator(principal, services.settings)  # moderators look at hidden photos before restoring
+    photo = await anyio.to_thread.run_sync(
+        functools.partial(repository.get_photo, session, photo_id, include_hidden=moderator)
+    )
     if photo is None or photo.status != PhotoStatus.READY or size not in photo.thumbnail_sizes:
         raise HTTPException(404, "No such thumbnail")
     name = thumbnail_blob_name(photo.id, size)
@@ -46,7 +52,8 @@ async def get_thumbnail(
         _iterate_in_thread(chunks),
         media_type="image/webp",
         headers={
-            "Cache-Control": THUMBNAIL_CACHE_CONTROL,
+            # What a moderator sees may be hidden from everyone else: keep it out of shared caches.
+            "Cache-Control": "private, no-store" if moderator else THUMBNAIL_CACHE_CONTROL,
             "Content-Disposition": "inline",
             "X-Content-Type-Options": "nosniff",
         },
