@@ -65,7 +65,9 @@ def site(app_env: AppEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     Stopped when the package's tests end, so this worker never takes tasks meant for other tests' workers.
     """
     log_dir = tmp_path_factory.mktemp("browser-logs")
-    web = WebProcess(app_env, log_dir).start()
+    # Platform authentication as App Service / Container Apps would have it: a moderator's context sends the
+    # principal header the platform adds; every other page is a visitor's, without it.
+    web = WebProcess(app_env, log_dir, extra_env={"AUTH_MODE": "platform"}).start()
     worker = WorkerProcess(app_env, log_dir).start()
     yield Site(web, worker)
     worker.stop()
