@@ -4,8 +4,6 @@ Real processes: gunicorn with two workers takes 50 simultaneous reviews of one r
 turns their photos into thumbnails and offers covers, and the recount command runs as operators run it.
 """
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +17,7 @@ from restaurant_shared.db import Database
 from restaurant_shared.settings import Settings
 from tests.e2e.helpers import create_restaurant, wait_for_photos
 from tests.fixtures.processes import WebProcess, WorkerProcess
-from tests.fixtures.stack import REPO_ROOT, AppEnv
+from tests.fixtures.stack import AppEnv, run_command
 from tests.worker import imagefactory
 
 CONCURRENT_REVIEWS = 50
@@ -101,16 +99,7 @@ def test_cover_is_the_best_reviews_photo_once_ready(
 
 
 def run_recount(app_env: AppEnv, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "restaurant_shared.aggregates", *args],
-        env=app_env.process_env(),
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout
+    return run_command(app_env, "restaurant_shared.aggregates", *args).stdout
 
 
 def test_recount_command_reports_drift_then_repairs_it(
