@@ -131,6 +131,10 @@ class BlobStore:
         for blob in self._client.get_container_client(self.uploads).list_blobs():
             yield StoredBlob(name=blob.name, last_modified=blob.last_modified)
 
+    def list_thumbnails(self) -> Iterator[StoredBlob]:
+        for blob in self._client.get_container_client(self.thumbnails).list_blobs():
+            yield StoredBlob(name=blob.name, last_modified=blob.last_modified)
+
     def delete_thumbnails(self, photo_id: uuid.UUID) -> int:
         """Delete every thumbnail of a photo, whatever sizes were made; returns how many there were."""
         container = self._client.get_container_client(self.thumbnails)

@@ -137,3 +137,22 @@ def test_erasure_never_touches_a_photo_that_still_exists(
     eventually(lambda: '"photos erased"' in worker.log(), "the erasure task did not run")
     assert len(blobs_of(blob_store, [photo_id])) == 3
     assert httpx.get(f"{moderated_web.url}/api/photos/{photo_id}").json()["status"] == "ready"
+
+
+def test_orphan_sweep_also_removes_thumbnails_whose_photo_row_is_gone(
+    moderated_web: WebProcess, app_env: AppEnv, log_dir: Path, blob_store: BlobStore, settings: Settings,
+    clean_state: None,
+) -> None:  # fmt: skip
+    """A photo deleted outside the app (no erasure record): the slow orphan sweep still finds its blobs."""
+    restaurant = create_restaurant(moderated_web.url)
+    [kept] = post_review(moderated_web.url, restaurant, [("k.jpg", imagefactory.jpeg(300, 200))])
+    orphan = uuid.uuid4()
+    blob_store.put_thumbnail(thumbnail_blob_name(orphan, 320), b"RIFF....WEBP")
+    worker = WorkerProcess(app_env, log_dir, extra_env={"ORPHAN_BLOB_GRACE_SECONDS": "2"}, name="orphans").start()
+    try:
+        wait_for_photos(moderated_web.url, [kept])
+        eventually(lambda: not blobs_of(blob_store, [str(orphan)]), "the orphan thumbnail stayed")
+        time.sleep(3)  # past the grace period: a photo with a row keeps all of its blobs
+        assert len(blobs_of(blob_store, [kept])) == 3
+    finally:
+        worker.stop()

@@ -10,12 +10,13 @@ Every worker replica runs the sweep; a Postgres advisory lock lets only one of t
 import logging
 import threading
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from celery import Celery
 from sqlalchemy import delete, func, select, text, update
 
-from restaurant_shared.blobstore import BlobStore
+from restaurant_shared.blobstore import BlobStore, StoredBlob
 from restaurant_shared.db import Database
 from restaurant_shared.models import Photo, PhotoErasure, PhotoStatus
 from restaurant_shared.settings import Settings
@@ -81,19 +82,38 @@ def finish_erasures(db: Database, celery: Celery, after: timedelta) -> int:
 
 
 def delete_orphan_uploads(db: Database, store: BlobStore, grace: timedelta) -> int:
-    """Delete raw uploads older than `grace` that no photo row refers to (a crash between the blob
-    write and the database commit leaves those)."""
+    """Delete blobs older than `grace` that no photo row refers to: raw uploads (a crash between the blob write
+    and the database commit leaves those) and thumbnails (of a photo deleted outside the app, say). Deleted
+    photos' blobs go sooner, through their erasure records; this is the net under everything else."""
     cutoff = datetime.now(UTC) - grace
-    candidates = {blob.name for blob in store.list_raw() if blob.last_modified < cutoff}
-    ids = {name: _as_uuid(name) for name in candidates}
-    with db.session() as session:
-        known = set(session.scalars(select(Photo.id).where(Photo.id.in_([i for i in ids.values() if i]))))
-    orphans = [name for name, photo_id in ids.items() if photo_id not in known]
+    raw = {name: photo_id for name, photo_id in _old_blobs(store.list_raw(), cutoff)}
+    thumbnails = {photo_id for _, photo_id in _old_blobs(store.list_thumbnails(), cutoff)}
+    known = _existing_photos(db, {i for i in raw.values() if i} | {i for i in thumbnails if i})
+    orphans = [name for name, photo_id in raw.items() if photo_id not in known]
     store.delete_raw(orphans)
-    if orphans:
+    orphan_thumbnails = [photo_id for photo_id in thumbnails if photo_id is not None and photo_id not in known]
+    for photo_id in orphan_thumbnails:
+        store.delete_thumbnails(photo_id)
+    if orphans or orphan_thumbnails:
         instruments().sweeper_orphans_deleted.add(len(orphans))
-        log.info("deleted orphan uploads", extra={"count": len(orphans)})
-    return len(orphans)
+        log.info("deleted orphan blobs", extra={"uploads": len(orphans), "thumbnail_sets": len(orphan_thumbnails)})
+    return len(orphans) + len(orphan_thumbnails)
+
+
+def _old_blobs(blobs: Iterable[StoredBlob], cutoff: datetime) -> Iterator[tuple[str, uuid.UUID | None]]:
+    """(name, photo id) of the blobs older than `cutoff`; every blob name starts with its photo's id."""
+    for blob in blobs:
+        if blob.last_modified < cutoff:
+            yield blob.name, _as_uuid(blob.name.split("/", 1)[0])
+
+
+def _existing_photos(db: Database, photo_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    ids = list(photo_ids)
+    found: set[uuid.UUID] = set()
+    with db.session() as session:
+        for start in range(0, len(ids), _BATCH):
+            found.update(session.scalars(select(Photo.id).where(Photo.id.in_(ids[start : start + _BATCH]))))
+    return found
 
 
 def _as_uuid(name: str) -> uuid.UUID | None:
