@@ -16,7 +16,7 @@ from restaurant_shared.settings import Settings, get_settings
 from restaurant_web import telemetry
 from restaurant_web.errors import install_error_handlers
 from restaurant_web.ratelimit import RateLimitMiddleware, ReviewRateLimit
-from restaurant_web.routes import api, docs, health, pages, photos
+from restaurant_web.routes import api, docs, health, pages, photos, seo
 from restaurant_web.security import SecurityMiddleware
 from restaurant_web.services import Services
 
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (pages.router, api.router, photos.router, health.router):
+    for router in (pages.router, api.router, photos.router, health.router, seo.router):
         app.include_router(router)
     docs.install(app)
     telemetry.instrument(app, settings)
