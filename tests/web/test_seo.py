@@ -21,7 +21,7 @@ from tests.web.test_restaurants import post_review
 SITE = "https://reviews.example.com"
 HOSTILE_TEXT = (
     'Great pasta</script><script>document.title="owned"</script> <!-- <script> -->'
-    " </SCRIPT\t> \u2028line\u2029paragraph & \"quotes\" \\ back\\slash"
+    ' </SCRIPT\t> \u2028line\u2029paragraph & "quotes" \\ back\\slash'
 )
 
 
