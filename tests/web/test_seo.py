@@ -222,3 +222,10 @@ def test_robots_txt_allows_pages_keeps_out_the_api_and_points_to_the_sitemap(sit
     assert lines[0] == "User-agent: *"
     assert "Disallow: /api/" in lines and "Disallow: /" not in lines
     assert f"Sitemap: {SITE}/sitemap.xml" in lines
+
+
+def test_a_site_without_restaurants_has_an_empty_sitemap_index(site: Browser) -> None:
+    response = site.get("/sitemap.xml")
+    assert response.status_code == 200 and "<sitemap>" not in response.text
+    assert "sitemapindex" in response.text and "last-modified" not in response.headers
+    assert site.get("/sitemaps/restaurants-0.xml").status_code == 404
