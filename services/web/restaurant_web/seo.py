@@ -20,8 +20,8 @@ from restaurant_web.presenters import thumbnail_url
 
 SITE_NAME = "Restaurant reviews"
 SITE_DESCRIPTION = (
-    "Find a good place to eat: restaurants with their average rating, honest reviews and photos from the "
-    "people who ate there. Add a restaurant or write a review in a few seconds."
+    "Find a good place to eat: restaurants with their average rating, reviews and photos from the people "
+    "who ate there. Add a restaurant or write a review in a few seconds."
 )
 NEW_RESTAURANT_DESCRIPTION = (
     "Add a restaurant that is missing, with its address and a short description, so people can rate it, "
@@ -29,8 +29,9 @@ NEW_RESTAURANT_DESCRIPTION = (
 )
 # Search results show about this much of a description; a longer one is cut at a word.
 DESCRIPTION_MAX = 160
-# Characters that could end the data block or start an HTML comment in it (<, >, &), and the two line
-# separators that older JavaScript parsers take for line ends: JSON allows all of them escaped.
+# `<` could end the data block (`</script>`) or start an HTML comment in it (`<!--`); `>` and `&` go too, so
+# the text reads the same wherever it is parsed as HTML; U+2028/2029 are line ends to older JavaScript
+# parsers. JSON allows each of them as a \u escape, so the data is unchanged.
 _SCRIPT_UNSAFE = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
