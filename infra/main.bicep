@@ -28,6 +28,9 @@ param hosting string = 'containerapps'
 @description('PHOTO_DELIVERY: sas redirects browsers to user-delegation SAS URLs, stream serves through web')
 param photoDelivery string = 'sas'
 
+@description('PUBLIC_BASE_URL: the origin people reach the site at (a custom domain), for canonical links and sitemaps; empty: the host name the platform routed the request by')
+param publicBaseUrl string = ''
+
 @allowed(['none', 'platform'])
 @description('AUTH_MODE: platform only after turning on the host\'s authentication (docs/azure.md, Moderation); it strips the principal header that the app then trusts')
 param authMode string = 'none'
@@ -75,6 +78,7 @@ var sharedSettings = {
   CELERY_BROKER_URL: 'azurestoragequeues://DefaultAzureCredential@${storage.outputs.queueEndpoint}'
   CELERY_BROKER_POLLING_INTERVAL: '0.2'
   PHOTO_DELIVERY: photoDelivery
+  PUBLIC_BASE_URL: publicBaseUrl
   LOG_LEVEL: 'INFO'
   // Names the resource; ingestion itself takes the identity's token (local authentication is off).
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.applicationInsightsConnectionString

@@ -254,3 +254,22 @@ def rating_sort_key() -> ColumnElement[Any]:
 
 
 Index("ix_restaurant_rating", rating_sort_key(), Restaurant.review_count, Restaurant.id)
+
+
+# The sitemap protocol's limit of URLs per file: sitemap file n lists the restaurants with ids in
+# (n * 50,000, (n + 1) * 50,000]. Changing it means a new ix_restaurant_sitemap.
+SITEMAP_URLS_PER_FILE = 50_000
+
+
+def sitemap_file_number() -> ColumnElement[int]:
+    """The sitemap file a restaurant is listed in (its id range); queries must use this expression."""
+    return (Restaurant.id - 1) // SITEMAP_URLS_PER_FILE
+
+
+def sitemap_lastmod() -> ColumnElement[datetime]:
+    """When a restaurant's page last changed for a search engine: its latest review, else its creation."""
+    return func.greatest(Restaurant.created_at, Restaurant.last_review_at)
+
+
+# The newest lastmod of each sitemap file is one descent of this index, never a read of the file's rows.
+Index("ix_restaurant_sitemap", sitemap_file_number(), sitemap_lastmod())

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -66,6 +67,11 @@ class Settings(BaseSettings):
     rate_limit_reports: str = "10/minute"
     rate_limit_storage_url: str = Field(default="memory://", pattern=r"^(memory|redis|rediss)://")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The site's public origin (scheme, host, optional port), the only source of the absolute URLs that
+    # canonical links, share previews, structured data and sitemaps carry. Unset, they come from the
+    # request's Host header: fine on a laptop, but behind a CDN that is the origin's name, and anyone can
+    # send any Host, which a shared cache would then serve to everyone.
+    public_base_url: str | None = None
 
     # Moderation. "platform": App Service / Container Apps authentication signs moderators in and puts the
     # principal in X-MS-CLIENT-PRINCIPAL (the platform strips that header from clients' requests, so it is
@@ -103,11 +109,24 @@ class Settings(BaseSettings):
         "applicationinsights_connection_string",
         "otel_exporter_otlp_endpoint",
         "otel_service_name",
+        "public_base_url",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_public_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if not _is_origin(parts):
+            raise ValueError("give the site's origin, e.g. https://reviews.example.com")
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            raise ValueError("give only scheme, host and port, without a path, e.g. https://reviews.example.com")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
 
     @model_validator(mode="after")
     def _check_combinations(self) -> "Settings":
@@ -125,6 +144,15 @@ class Settings(BaseSettings):
     @property
     def uses_identity_for_storage(self) -> bool:
         return self.azure_storage_connection_string is None
+
+
+def _is_origin(parts: SplitResult) -> bool:
+    try:
+        port = parts.port  # raises ValueError on a port that is not a number
+    except ValueError:
+        return False
+    valid_port = port is None or port > 0
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc and valid_port
 
 
 def load_settings() -> Settings:

@@ -1,5 +1,8 @@
-"""What the browser tests measure on a page: accessibility (axe-core), horizontal overflow, upload speed."""
+"""What the browser tests measure on a page: accessibility (axe-core), horizontal overflow, upload speed, Lighthouse."""
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,9 @@ from tests.fixtures.stack import REPO_ROOT
 
 AXE = REPO_ROOT / ".cache/axe/node_modules/axe-core/axe.min.js"
 AXE_INSTALL = "npm install --no-audit --no-fund --prefix .cache/axe axe-core@4.10.3"
+LIGHTHOUSE_MODULES = REPO_ROOT / ".cache/lighthouse/node_modules"
+LIGHTHOUSE_INSTALL = "npm install --no-audit --no-fund --prefix .cache/lighthouse lighthouse@12.8.2"
+LIGHTHOUSE_RUNNER = Path(__file__).with_name("lighthouse.mjs")
 IMAGES = Path(__file__).with_name("images")
 PHOTOS = [IMAGES / "coffee.jpg", IMAGES / "coffee-closeup.jpg"]
 
@@ -72,3 +78,23 @@ def throttle_uploads(page: Page, bytes_per_second: int) -> None:
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_second},
     )
+
+
+def lighthouse(urls: list[str], chromium: Path, runs: int = 3, timeout: float = 600) -> dict[str, list[dict]]:
+    """Lighthouse's category scores (0-1) and failing audits for each URL, from one Chromium for all of them.
+
+    A URL is run again, up to `runs` times, while its performance is below 1 (see lighthouse.mjs).
+    """
+    if not (LIGHTHOUSE_MODULES / "lighthouse/package.json").exists():
+        pytest.fail(f"Lighthouse is missing: run `{LIGHTHOUSE_INSTALL}`")
+    node = shutil.which("node")
+    assert node, "Node.js is needed to run Lighthouse"
+    result = subprocess.run(
+        [node, str(LIGHTHOUSE_RUNNER), str(LIGHTHOUSE_MODULES), str(chromium), str(runs), *urls],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    reports: dict[str, list[dict]] = json.loads(result.stdout)
+    return reports

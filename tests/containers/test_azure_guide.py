@@ -98,6 +98,7 @@ def expand(value: str) -> str:
         "PG_DB": "reviews",
         "IDENTITY_NAME": "reviews-identity",
         "IDENTITY_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+        "PUBLIC_HOST": "reviews.example.com",
     }
     return re.sub(r"\$(\w+)", lambda m: names.get(m.group(1), m.group(0)), value)
 

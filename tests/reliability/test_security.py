@@ -71,7 +71,8 @@ class PageAudit(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        if tag == "script" and not values.get("src"):
+        # A JSON-LD block is data: browsers never run a script element of a non-JavaScript type.
+        if tag == "script" and not values.get("src") and values.get("type") != "application/ld+json":
             self.inline_scripts.append(self.getpos().__str__())
         if tag == "style":
             self.inline_styles.append(f"<style> at {self.getpos()}")

@@ -84,3 +84,19 @@ def test_web_refuses_to_start_with_bad_configuration() -> None:
     )
     assert result.returncode != 0
     assert "Invalid configuration" in result.stderr and "CELERY_BROKER_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value", ["reviews.example.com", "ftp://reviews.example.com", "https://reviews.example.com/app", "https://:80"]
+)
+def test_public_base_url_must_be_an_origin(env: pytest.MonkeyPatch, value: str) -> None:
+    env.setenv("PUBLIC_BASE_URL", value)
+    with pytest.raises(ConfigurationError, match="PUBLIC_BASE_URL"):
+        load_settings()
+
+
+def test_public_base_url_is_kept_without_a_trailing_slash_and_blank_is_unset(env: pytest.MonkeyPatch) -> None:
+    env.setenv("PUBLIC_BASE_URL", "https://Reviews.Example.com:8443/")
+    assert load_settings().public_base_url == "https://reviews.example.com:8443"
+    env.setenv("PUBLIC_BASE_URL", "")
+    assert load_settings().public_base_url is None

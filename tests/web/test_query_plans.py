@@ -6,6 +6,7 @@ captured as the app sends them and explained with the same parameters.
 """
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -126,3 +127,14 @@ def test_list_pages_are_one_statement_and_restaurant_pages_three(site: Browser, 
     busiest = data.busiest_restaurant_id
     assert len(captured(site, f"/restaurants/{busiest}")) == 3  # restaurant, reviews, their photos
     assert len(captured(site, f"/api/restaurants/{busiest}")) == 3
+
+
+def test_sitemaps_read_through_indexes_in_one_statement_each(site: Browser, seeded: tuple[AppEnv, Seeded]) -> None:
+    env, _ = seeded
+    index = site.get("/sitemap.xml").text
+    files = [loc.removeprefix("http://testserver") for loc in re.findall(r"<loc>([^<]+)</loc>", index)]
+    assert files == ["/sitemaps/restaurants-0.xml"]
+    for url in ("/sitemap.xml", *files):
+        statements = captured(site, url)
+        assert len(statements) == 1, url
+        assert sequential_scans(env, statements[0]) == [], url

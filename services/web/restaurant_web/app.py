@@ -17,7 +17,7 @@ from restaurant_web import telemetry
 from restaurant_web.errors import install_error_handlers
 from restaurant_web.moderation import routes as moderation
 from restaurant_web.ratelimit import RateLimitMiddleware, RateLimits
-from restaurant_web.routes import api, docs, health, pages, photos
+from restaurant_web.routes import api, docs, health, pages, photos, seo
 from restaurant_web.security import SecurityMiddleware
 from restaurant_web.services import Services
 
@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (pages.router, api.router, moderation.pages, moderation.api, photos.router, health.router):
+    routers = (pages.router, api.router, moderation.pages, moderation.api, photos.router, health.router, seo.router)
+    for router in routers:
         app.include_router(router)
     docs.install(app)
     telemetry.instrument(app, settings)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi.templating import Jinja2Templates
 
 from restaurant_shared.models import Photo
+from restaurant_web import seo
 from restaurant_web.presenters import thumbnail_url
 from restaurant_web.security import CSRF_FIELD, csrf_token
 
@@ -89,3 +90,8 @@ templates.env.globals["fitted_size"] = fitted_size
 templates.env.globals["photo_srcset"] = photo_srcset
 templates.env.globals["nominal_srcset"] = nominal_srcset
 templates.env.globals["list_url"] = list_url
+templates.env.globals["SITE_NAME"] = seo.SITE_NAME
+templates.env.globals["list_meta"] = seo.list_meta
+templates.env.globals["restaurant_meta"] = seo.restaurant_meta
+templates.env.globals["new_restaurant_meta"] = seo.new_restaurant_meta
+templates.env.globals["restaurant_json_ld"] = seo.restaurant_json_ld

@@ -3,8 +3,10 @@
   "use strict";
 
   // "3 days ago" keeps its exact time on hover; show it in the reader's own time zone and language.
-  var format = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
-  document.querySelectorAll("time[datetime]").forEach(function (element) {
+  // The formatter loads locale data, a long task on a slow phone: only pages with times make one.
+  var times = document.querySelectorAll("time[datetime]");
+  var format = times.length ? new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" }) : null;
+  times.forEach(function (element) {
     var moment = new Date(element.dateTime);
     if (!isNaN(moment.getTime())) {
       element.title = format.format(moment);
