@@ -7,19 +7,20 @@ connection would leave web and worker waiting for it forever.
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from tests.fixtures.services import PostgresServer, free_port
 from tests.fixtures.stack import REPO_ROOT, AppEnv
 
 
-def migrate_env(port: int) -> AppEnv:
+def migrate_env(port: int, database: str = "postgres") -> AppEnv:
     """Only Postgres matters to the migration; storage and broker values just have to be valid settings."""
     return AppEnv(
         {
             "POSTGRES_HOST": "127.0.0.1",
             "POSTGRES_PORT": str(port),
-            "POSTGRES_DB": "postgres",
+            "POSTGRES_DB": database,
             "POSTGRES_USER": "postgres",
             "POSTGRES_PASSWORD": "unused-with-trust",
             "POSTGRES_SSLMODE": "disable",
@@ -42,14 +43,18 @@ def start_migrate(env: AppEnv, *args: str) -> subprocess.Popen[str]:
 
 def test_migrate_waits_for_a_database_that_starts_late(tmp_path: Path) -> None:
     server = PostgresServer(tmp_path)
-    migrate = start_migrate(migrate_env(server.port), "upgrade", "head")
+    # A database only this server will have: should another test session's server take the free port
+    # meanwhile, migrate keeps waiting instead of migrating that one.
+    database = f"late_{uuid.uuid4().hex[:12]}"
+    migrate = start_migrate(migrate_env(server.port, database), "upgrade", "head")
     try:
         time.sleep(2)
         assert migrate.poll() is None, f"gave up at once:\n{migrate.communicate()[0]}"
         server.start()
+        server.create_database(database)
         output, _ = migrate.communicate(timeout=60)
         assert migrate.returncode == 0, output
-        conn = server.connect()
+        conn = server.connect(database)
         with conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM alembic_version")
             assert cur.fetchone() == (1,)
