@@ -280,3 +280,17 @@ def test_review_text_is_escaped_in_pages(client: Browser) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page
     assert "&lt;b&gt;Bold&lt;/b&gt; &amp; Co" in client.get("/").text
+
+
+def test_photo_for_a_restaurant_that_does_not_exist_is_404_and_leaves_nothing(
+    client: Browser, blob_store: BlobStore, settings: Settings
+) -> None:
+    response = client.post(
+        "/api/restaurants/999999/reviews",
+        data=review_form(),
+        files=[("photos", ("a.jpg", imagefactory.jpeg(64, 64), "image/jpeg"))],
+    )
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Restaurant not found"}
+    assert raw_blobs(blob_store) == []
+    assert photo_rows(settings) == []

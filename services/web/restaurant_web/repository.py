@@ -67,7 +67,13 @@ def restaurant_exists(session: Session, restaurant_id: int) -> bool:
     return session.scalar(select(Restaurant.id).where(Restaurant.id == restaurant_id)) is not None
 
 
-def create_review(session: Session, restaurant_id: int, data: ReviewCreate, photos: Sequence[StagedPhoto]) -> Review:
+def create_review(
+    session: Session,
+    restaurant_id: int,
+    data: ReviewCreate,
+    photos: Sequence[StagedPhoto],
+    trace_context: str | None = None,
+) -> Review:
     review = Review(restaurant_id=restaurant_id, **data.model_dump())
     review.photos = [
         Photo(
@@ -76,6 +82,7 @@ def create_review(session: Session, restaurant_id: int, data: ReviewCreate, phot
             status=PhotoStatus.PENDING,
             content_type=photo.content_type,
             size_bytes=photo.size_bytes,
+            trace_context=trace_context,
         )
         for position, photo in enumerate(photos)
     ]

@@ -1,7 +1,8 @@
 """Posting a review with photos: the order of steps that keeps Blob, Postgres and the queue consistent.
 
 1. photos stream into Blob (uploads/<photo id>);
-2. one transaction writes the review and its photos as `pending` (if it fails, the blobs are deleted);
+2. one transaction writes the review and its photos as `pending` (if it fails, the blobs are deleted; the
+   review's foreign key is what finds a restaurant that does not exist: 404);
 3. one thumbnail task per photo is enqueued. If the broker is down the review is still saved: the photos
    stay `pending` and the worker's sweeper enqueues them later.
 """
@@ -12,10 +13,10 @@ from collections.abc import Callable
 import anyio.to_thread
 from fastapi import HTTPException
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 
-from restaurant_shared.models import Photo, Review
+from restaurant_shared.models import Review
 from restaurant_shared.taskqueue import enqueue_thumbnails
 from restaurant_shared.telemetry.tracing import current_traceparent
 from restaurant_web import repository, telemetry
@@ -25,6 +26,7 @@ from restaurant_web.services import Services
 from restaurant_web.uploads import ReviewUpload, UploadRejected, discard_upload, receive_review_upload
 
 log = logging.getLogger("restaurant_web.reviews")
+FOREIGN_KEY_VIOLATION = "23503"
 
 
 class ReviewInvalid(Exception):
@@ -48,10 +50,6 @@ async def submit_review(
     restaurant_id: int,
     authorize: Callable[[dict[str, str]], None] | None = None,
 ) -> Review:
-    exists = await anyio.to_thread.run_sync(_restaurant_exists, services, restaurant_id)
-    if not exists:
-        telemetry.review_rejected("unknown_restaurant")
-        raise HTTPException(404, "Restaurant not found")
     try:
         upload = await receive_review_upload(request, services.store, services.settings, authorize)
     except UploadRejected as exc:
@@ -68,9 +66,13 @@ async def submit_review(
         raise ReviewInvalid(field_errors(exc), upload.fields) from None
     try:
         review = await anyio.to_thread.run_sync(_save, services, restaurant_id, data, upload)
-    except BaseException:
+    except BaseException as exc:
         with anyio.CancelScope(shield=True):
             await discard_upload(services.store, upload)
+        if isinstance(exc, IntegrityError) and getattr(exc.orig, "pgcode", None) == FOREIGN_KEY_VIOLATION:
+            # No earlier existence check (a round trip on every post): the review's foreign key is the check.
+            telemetry.review_rejected("unknown_restaurant")
+            raise HTTPException(404, "Restaurant not found") from None
         raise
     telemetry.review_accepted(review)
     for photo in review.photos:
@@ -78,19 +80,10 @@ async def submit_review(
     return review
 
 
-def _restaurant_exists(services: Services, restaurant_id: int) -> bool:
-    with services.db.session() as session:
-        return repository.restaurant_exists(session, restaurant_id)
-
-
 def _save(services: Services, restaurant_id: int, data: ReviewCreate, upload: ReviewUpload) -> Review:
     with services.db.transaction() as session:
-        review = repository.create_review(session, restaurant_id, data, upload.photos)
         # Where this upload's trace can be found again: the sweeper links to it if it re-enqueues a photo.
-        traceparent = current_traceparent()
-        if traceparent and review.photos:
-            session.execute(update(Photo).where(Photo.review_id == review.id).values(trace_context=traceparent))
-        return review
+        return repository.create_review(session, restaurant_id, data, upload.photos, current_traceparent())
 
 
 def _enqueue(services: Services, photo_id: object) -> None:
