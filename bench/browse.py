@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # `python bench/browse.py` puts bench/, not the repo, on the path
@@ -51,6 +52,7 @@ DEEP_FOLLOWS = 250
 PAGE_SIZE = 12  # the list page's own
 WRITERS = 50
 WRITE_POSTS = 1000
+WRITE_ROUNDS = 5
 
 
 @dataclass
@@ -140,19 +142,20 @@ def count_statements(env: AppEnv, urls: dict[str, str]) -> dict[str, int]:
 
 
 def time_pages(base_url: str, urls: dict[str, str], requests: int) -> dict[str, tuple[float, float]]:
-    timings = {}
+    """p50/p95 per page in ms. The pages take turns, request by request, so a busy moment of the machine
+    falls on all of them alike rather than on whichever page was being measured then."""
+    samples: dict[str, list[float]] = {name: [] for name in urls}
     with httpx.Client(base_url=base_url, timeout=60) as http:
-        for name, url in urls.items():
-            for _ in range(20):
+        for _ in range(20):
+            for url in urls.values():
                 http.get(url)
-            samples = []
-            for _ in range(requests):
+        for _ in range(requests):
+            for name, url in urls.items():
                 started = time.perf_counter()
                 response = http.get(url)
-                samples.append(time.perf_counter() - started)
+                samples[name].append(time.perf_counter() - started)
                 assert response.status_code == 200, (url, response.status_code)
-            timings[name] = (percentile(samples, 50) * 1000, percentile(samples, 95) * 1000)
-    return timings
+    return {name: (percentile(s, 50) * 1000, percentile(s, 95) * 1000) for name, s in samples.items()}
 
 
 def measure_scale(env: AppEnv, scale_name: str, workdir: Path, requests: int) -> dict[str, Timing]:
@@ -181,8 +184,17 @@ def report(scale_name: str, results: dict[str, Timing], small: dict[str, Timing]
         )
 
 
-def write_path(base_url: str, label: str) -> float:
-    """Posts per second with WRITERS clients posting WRITE_POSTS reviews to one restaurant at once."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (gunicorn's master and workers)."""
+    process = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+
+
+def write_path(web: WebProcess, label: str) -> tuple[float, float]:
+    """Posts per second with WRITERS clients posting WRITE_POSTS reviews to one restaurant at once, and the
+    web processes' CPU per post in ms (steadier than the rate, which shares two cores with the clients)."""
+    assert web.proc is not None
+    base_url = web.url
     with httpx.Client(base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=WRITERS + 5)) as http:
         restaurant = http.post("/api/restaurants", json={"name": f"Hot {label}"}).json()["id"]
 
@@ -196,11 +208,13 @@ def write_path(base_url: str, label: str) -> float:
 
         with ThreadPoolExecutor(WRITERS) as pool:
             list(pool.map(post, range(WRITERS)))  # warm-up
+            cpu_before = cpu_seconds(web.proc.pid)
             started = time.perf_counter()
             statuses = list(pool.map(post, range(WRITE_POSTS)))
             elapsed = time.perf_counter() - started
+            cpu = cpu_seconds(web.proc.pid) - cpu_before
     assert all(status == 201 for status in statuses), set(statuses)
-    return WRITE_POSTS / elapsed
+    return WRITE_POSTS / elapsed, cpu / WRITE_POSTS * 1000
 
 
 def old_web(env: AppEnv, ref: str, workdir: Path) -> tuple[WebProcess, Path]:
@@ -225,24 +239,30 @@ def measure_writes(env: AppEnv, workdir: Path, baseline_ref: str | None) -> None
     after_web = WebProcess(new_env, workdir, workers=2).start()
     before_web, tree = old_web(env, baseline_ref, workdir) if baseline_ref else (None, None)
     try:
-        after, before = [], []
-        for round_number in range(3):  # alternate, so both see the same machine
-            after.append(write_path(after_web.url, f"after {round_number}"))
+        after: list[tuple[float, float]] = []
+        before: list[tuple[float, float]] = []
+        for round_number in range(WRITE_ROUNDS):  # alternate, so both see the same machine
+            after.append(write_path(after_web, f"after {round_number}"))
             if before_web is not None:
-                before.append(write_path(before_web.url, f"before {round_number}"))
+                before.append(write_path(before_web, f"before {round_number}"))
     finally:
         after_web.stop()
         if before_web is not None:
             before_web.stop()
             subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(tree)], check=False)
 
-    def rounds(rates: list[float]) -> str:
-        return f"{statistics.median(rates):.0f} reviews/s (rounds: {', '.join(f'{rate:.0f}' for rate in rates)})"
+    def rounds(runs: list[tuple[float, float]]) -> str:
+        rates = [rate for rate, _ in runs]
+        cpu = statistics.median(ms for _, ms in runs)
+        listed = ", ".join(f"{rate:.0f}" for rate in rates)
+        return f"{statistics.median(rates):.0f} reviews/s (rounds: {listed}), web CPU {cpu:.2f} ms per review"
 
     print(f"after  (this tree): {rounds(after)}")
     if before:
         print(f"before ({baseline_ref}): {rounds(before)}")
-        print(f"after/before: {statistics.median(after) / statistics.median(before):.2f}")
+        rate = statistics.median(r for r, _ in after) / statistics.median(r for r, _ in before)
+        cpu = statistics.median(c for _, c in before) / statistics.median(c for _, c in after)
+        print(f"after/before: throughput {rate:.2f}, web CPU per review (before/after) {cpu:.2f}")
 
 
 def main() -> None:

@@ -89,7 +89,8 @@ def fetch_page(session: Session, order: KeysetOrder, query: Select[Any], token: 
         query = query.where(edge > bound if order.descending == backwards else edge < bound)
     reverse = order.descending != backwards
     query = query.order_by(*(column.desc() if reverse else column.asc() for column in order.columns))
-    rows = list(session.execute(query.limit(limit + 1)).all())
+    # unique(): a joined eager load of a collection (a review's photos) repeats each row once per item.
+    rows = list(session.execute(query.limit(limit + 1)).unique().all())
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from restaurant_shared import aggregates
 from restaurant_shared.models import Photo, PhotoStatus, Restaurant, Review, rating_sort_key
@@ -54,11 +54,11 @@ def get_restaurant(session: Session, restaurant_id: int) -> Restaurant | None:
 
 
 def list_reviews(session: Session, restaurant_id: int, *, limit: int, cursor: str | None = None) -> Page[Review]:
-    """One page of a restaurant's visible reviews, newest first, with their visible photos: two SQL queries."""
+    """One page of a restaurant's visible reviews, newest first, with their visible photos: one SQL query."""
     query = (
         select(Review)
         .where(Review.restaurant_id == restaurant_id, Review.hidden_at.is_(None))
-        .options(selectinload(Review.photos.and_(Photo.hidden_at.is_(None))))
+        .options(joinedload(Review.photos.and_(Photo.hidden_at.is_(None))))
     )
     return fetch_page(session, REVIEW_ORDER, query, cursor, limit)
 
