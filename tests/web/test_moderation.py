@@ -99,7 +99,12 @@ def test_report_form_needs_the_csrf_token_and_thanks_the_reporter(site: Browser,
     restaurant = make_restaurant(site)
     review = review_with_photo(site, restaurant["id"])
     page = site.get(f"/restaurants/{restaurant['id']}").text
-    assert f'action="/reviews/{review["id"]}/reports"' in page
+    link = f'href="/reviews/{review["id"]}/report?back=%2Frestaurants%2F{restaurant["id"]}"'
+    assert link in page
+    form = site.get(f"/reviews/{review['id']}/report?back=/restaurants/{restaurant['id']}").text
+    assert f'action="/reviews/{review["id"]}/reports"' in form and "Photo 1" in form
+    assert 'content="noindex, nofollow"' in form
+    assert site.get("/reviews/999999/report").status_code == 404
     form = {"reason": "offensive", "note": "rude", "photo": review["photos"][0]["id"],
             "back": f"/restaurants/{restaurant['id']}"}  # fmt: skip
     assert site.post(f"/reviews/{review['id']}/reports", data=form).status_code == 403

@@ -105,6 +105,15 @@ def _back_to(back: str | None, restaurant_id: int, **params: str) -> str:
     return f"{parts.path}?{query}" if query else parts.path
 
 
+@pages.get("/reviews/{review_id}/report")
+def report_page(review_id: ReviewId, request: Request, session: SessionDep, back: str | None = None) -> Response:
+    review = store.visible_review(session, review_id, with_photos=True)
+    if review is None:
+        raise HTTPException(404, "Review not found")
+    context = {"review": review, "back": _back_to(back, review.restaurant_id)}
+    return templates.TemplateResponse(request, "report.html", context)
+
+
 @pages.post("/reviews/{review_id}/reports")
 async def report_from_page(review_id: ReviewId, request: Request, services: ServicesDep) -> Response:
     form = await request.form(max_files=0, max_fields=10, max_part_size=4 * 1024)

@@ -41,8 +41,13 @@ def reporter_key(client_address: str) -> str:
     return hashlib.sha256(f"report:{client_address}".encode()).hexdigest()
 
 
-def visible_review(session: Session, review_id: int) -> Review | None:
-    return session.scalar(select(Review).where(Review.id == review_id, Review.hidden_at.is_(None)))
+def visible_review(session: Session, review_id: int, *, with_photos: bool = False) -> Review | None:
+    query = select(Review).where(Review.id == review_id, Review.hidden_at.is_(None))
+    if with_photos:
+        query = query.options(
+            joinedload(Review.restaurant), selectinload(Review.photos.and_(Photo.hidden_at.is_(None)))
+        )
+    return session.scalar(query)
 
 
 def visible_photo(session: Session, photo_id: uuid.UUID) -> Photo | None:
