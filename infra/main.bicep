@@ -48,8 +48,8 @@ param webMinReplicas int = 1
 @minValue(1)
 param webMaxReplicas int = 5
 @minValue(0)
-@description('0 lets the worker scale to zero; its sweeper then runs only while a replica is up')
-param workerMinReplicas int = 0
+@description('1 keeps a worker, and so its sweeper (the delivery guarantee for photos and erasures), always up; 0 lets it scale to zero, and the sweeper then runs only while a message keeps a replica up')
+param workerMinReplicas int = 1
 @minValue(1)
 param workerMaxReplicas int = 10
 

@@ -209,7 +209,8 @@ def test_worker_has_no_ingress_and_scales_on_the_queue_it_consumes_with_the_iden
     params = main().module_params("containerApps")
     assert main().resolve(params[queue["queueName"]]) == task_queue_consumed()
     assert main().resolve(params[queue["accountName"]]) == Reference("storage.outputs.name")
-    assert main().resolve(main().parameters["workerMinReplicas"]["default"]) == 0, "scale to zero allowed"
+    # One worker stays up by default (its sweeper is the delivery guarantee); zero is allowed.
+    assert main().resolve(main().parameters["workerMinReplicas"]["default"]) == 1
     assert {"type": "min_value", "argument": 0} in main().parameters["workerMinReplicas"]["decorators"]
 
 
