@@ -171,22 +171,44 @@ def direct_uploads(connection_string: str, photo: bytes, clients: int, seconds: 
     return sum(counts) / (time.monotonic() - started)
 
 
-def upload_ratio(url: str, connection_string: str, clients: int, seconds: float) -> None:
-    """The web API's upload throughput against the SDK's for the same bytes to the same Azurite, alternating."""
+def _cpu_seconds(pid: int) -> float:
+    import psutil
+
+    process = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+
+
+def upload_ratio(
+    url: str, connection_string: str, clients: int, seconds: float, web_pid: int, azurite_pid: int
+) -> None:
+    """The web API's upload throughput against the SDK's for the same bytes to the same Azurite, alternating,
+    with the CPU the web processes and Azurite spend per photo (on one machine they share its cores)."""
     photo = upload_photo()
-    web_rates, direct_rates = [], []
+    rates: dict[str, list[float]] = {"web": [], "direct": []}
+    cpu: dict[str, list[tuple[float, float]]] = {"web": [], "direct": []}
     for _ in range(2):
-        direct_rates.append(direct_uploads(connection_string, photo, clients, seconds))
-        run = asyncio.run(run_load(url, clients=clients, seconds=seconds, photo=photo, drain_timeout=0))
-        if run.errors:
-            raise SystemExit(f"web upload errors: {dict(run.errors)}")
-        web_rates.append(len(run.latencies) / run.elapsed)
-    web, direct = statistics.median(web_rates), statistics.median(direct_rates)
+        for mode in ("direct", "web"):
+            before = (_cpu_seconds(web_pid), _cpu_seconds(azurite_pid))
+            if mode == "direct":
+                rate = direct_uploads(connection_string, photo, clients, seconds)
+                photos = rate * seconds
+            else:
+                run = asyncio.run(run_load(url, clients=clients, seconds=seconds, photo=photo, drain_timeout=0))
+                if run.errors:
+                    raise SystemExit(f"web upload errors: {dict(run.errors)}")
+                photos = len(run.latencies)
+                rate = photos / run.elapsed
+            after = (_cpu_seconds(web_pid), _cpu_seconds(azurite_pid))
+            rates[mode].append(rate)
+            cpu[mode].append(((after[0] - before[0]) / photos * 1000, (after[1] - before[1]) / photos * 1000))
     print(f"\n--- upload of a {len(photo) / 1e6:.1f} MB photo, {clients} clients, {seconds:g} s x 2 rounds each ---")
-    print(f"web API (review with one photo)  {web:.1f} photos/s  (rounds: {', '.join(f'{r:.1f}' for r in web_rates)})")
-    print(f"direct SDK upload_blob           {direct:.1f} photos/s  (rounds: "
-          f"{', '.join(f'{r:.1f}' for r in direct_rates)})")  # fmt: skip
-    print(f"web/direct: {web / direct:.2f}")
+    for mode, label in (("web", "web API (review with one photo)"), ("direct", "direct SDK upload_blob        ")):
+        web_ms = statistics.median(c[0] for c in cpu[mode])
+        azurite_ms = statistics.median(c[1] for c in cpu[mode])
+        listed = ", ".join(f"{r:.1f}" for r in rates[mode])
+        print(f"{label}  {statistics.median(rates[mode]):5.1f} photos/s (rounds: {listed}); CPU per photo: "
+              f"web {web_ms:.1f} ms, Azurite {azurite_ms:.1f} ms")  # fmt: skip
+    print(f"web/direct: {statistics.median(rates['web']) / statistics.median(rates['direct']):.2f}")
 
 
 def _start_stack(workdir: Path, web_workers: int, worker_concurrency: int, with_worker: bool = True):  # type: ignore[no-untyped-def]
@@ -246,7 +268,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
             started, url, connection_string = _start_stack(Path(tmp), args.web_workers, 0, with_worker=False)
             try:
-                upload_ratio(url, connection_string, clients, seconds)
+                upload_ratio(url, connection_string, clients, seconds, started[0].proc.pid, started[1].pid)
             finally:
                 for process in started:
                     process.stop()

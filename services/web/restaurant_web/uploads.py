@@ -126,21 +126,25 @@ class _PhotoWriter:
         self.filename = filename
         self._store = store
         self._settings = settings
-        self._buffer = bytearray()
+        # The bytes not yet in Blob, as they arrived: joined once per block (growing one buffer instead copies it
+        # again and again, which cost as much CPU as the whole rest of an upload).
+        self._chunks: list[bytes | memoryview] = []
+        self._buffered = 0
         self._blocks: list[str] = []
         self._size = 0
         self._format: str | None = None
         self._dimensions: tuple[int, int] | None = None
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | memoryview) -> None:
         self._size += len(data)
         if self._size > self._settings.max_upload_bytes:
             limit_mb = self._settings.max_upload_bytes / (1024 * 1024)
             raise PayloadTooLarge(f'"{self.filename}" is larger than the {limit_mb:g} MB limit per photo.')
-        self._buffer += data
-        if self._dimensions is None and len(self._buffer) >= FIRST_SNIFF_BYTES:
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._dimensions is None and self._buffered >= FIRST_SNIFF_BYTES:
             self._inspect(final=False)
-        if self._dimensions is not None and len(self._buffer) >= BLOCK_SIZE:
+        if self._dimensions is not None and self._buffered >= BLOCK_SIZE:
             await self._stage()
 
     async def finish(self) -> StagedPhoto:
@@ -152,16 +156,23 @@ class _PhotoWriter:
         content_type = ACCEPTED_FORMATS[self._format]
         name = raw_blob_name(self.id)
         if not self._blocks:  # the whole photo is in the buffer: one request
-            await anyio.to_thread.run_sync(self._store.put_raw, name, bytes(self._buffer), content_type)
+            await anyio.to_thread.run_sync(self._store.put_raw, name, self._take(), content_type)
         else:
-            if self._buffer:
+            if self._chunks:
                 await self._stage()
             await anyio.to_thread.run_sync(self._store.commit_blocks, name, self._blocks, content_type)
         width, height = self._dimensions
         return StagedPhoto(self.id, self.filename, content_type, self._size, width, height)
 
+    def _take(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        self._buffered = 0
+        return data
+
     def _inspect(self, *, final: bool) -> None:
-        head = bytes(self._buffer)
+        # Only until the header is read: at most MAX_HEADER_BYTES, usually the first 64 KiB.
+        head = b"".join(self._chunks)
         if self._format is None:
             self._format = sniff_format(head)
             if self._format is None:
@@ -183,8 +194,7 @@ class _PhotoWriter:
 
     async def _stage(self) -> None:
         block_id = base64.b64encode(f"{len(self._blocks):08d}".encode()).decode()
-        data = bytes(self._buffer)
-        self._buffer.clear()
+        data = self._take()
         await anyio.to_thread.run_sync(self._store.stage_block, raw_blob_name(self.id), block_id, data)
         self._blocks.append(block_id)
 
@@ -245,7 +255,7 @@ async def _parse_multipart(
 ) -> None:
     # The parser's callbacks are synchronous; they record events, which are then handled here
     # asynchronously (Blob writes happen in a thread), the same pattern Starlette's own parser uses.
-    events: list[tuple[str, bytes]] = []
+    events: list[tuple[str, bytes | memoryview]] = []
     headers: dict[bytes, bytes] = {}
     header_field = bytearray()
     header_value = bytearray()
@@ -266,7 +276,8 @@ async def _parse_multipart(
         headers.clear()
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        events.append(("data", data[start:end]))
+        # A view, not a copy: `data` is the request's own chunk (or the parser's boundary bytes), never reused.
+        events.append(("data", memoryview(data)[start:end]))
 
     def on_part_end() -> None:
         events.append(("end", b""))
@@ -294,7 +305,7 @@ async def _parse_multipart(
             raise UploadRejected(f"The form data is malformed: {exc}", field_name="__all__") from None
         for kind, data in events:
             if kind == "part":
-                _, options = parse_options_header(data)
+                _, options = parse_options_header(bytes(data))
                 field_name = options.get(b"name", b"").decode("utf-8", "replace")
                 fields_seen += 1
                 if fields_seen > MAX_FIELDS + settings.max_photos_per_review:
