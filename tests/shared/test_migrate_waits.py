@@ -48,11 +48,18 @@ def test_migrate_waits_for_a_database_that_starts_late(tmp_path: Path) -> None:
     database = f"late_{uuid.uuid4().hex[:12]}"
     migrate = start_migrate(migrate_env(server.port, database), "upgrade", "head")
     try:
-        time.sleep(2)
-        assert migrate.poll() is None, f"gave up at once:\n{migrate.communicate()[0]}"
+        # Start the server only once migrate has been refused at least once (its start-up alone can take
+        # seconds on a fresh checkout, where nothing is compiled yet).
+        seen: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any("not accepting connections yet" in line for line in seen):
+            assert time.monotonic() < deadline and migrate.poll() is None, "".join(seen)
+            assert migrate.stdout is not None
+            seen.append(migrate.stdout.readline())
         server.start()
         server.create_database(database)
-        output, _ = migrate.communicate(timeout=60)
+        rest, _ = migrate.communicate(timeout=60)
+        output = "".join(seen) + rest
         assert migrate.returncode == 0, output
         conn = server.connect(database)
         with conn.cursor() as cur:
