@@ -80,10 +80,11 @@ def throttle_uploads(page: Page, bytes_per_second: int) -> None:
     )
 
 
-def lighthouse(urls: list[str], chromium: Path, runs: int = 3, timeout: float = 600) -> dict[str, list[dict]]:
+def lighthouse(urls: list[str], chromium: Path, runs: int = 4, timeout: float = 600) -> dict[str, list[dict]]:
     """Lighthouse's category scores (0-1) and failing audits for each URL, from one Chromium for all of them.
 
-    A URL is run again, up to `runs` times, while its performance is below 1 (see lighthouse.mjs).
+    A URL is run again, up to `runs` times, while its performance is below 1 or Lighthouse could not record
+    the run (see lighthouse.mjs).
     """
     if not (LIGHTHOUSE_MODULES / "lighthouse/package.json").exists():
         pytest.fail(f"Lighthouse is missing: run `{LIGHTHOUSE_INSTALL}`")

@@ -62,10 +62,13 @@ def test_lighthouse_scores_100_in_every_category_on_the_three_pages(site: Site) 
     reports = lighthouse(urls, CHROMIUM)
     print("Lighthouse:", {url: [run["categories"] for run in runs] for url, runs in reports.items()})
     for url in urls:
+        # A run Lighthouse could not record (e.g. NO_NAVSTART on a busy machine) is run again; the last must count.
+        assert reports[url][-1]["runtimeError"] is None, (url, [run["runtimeError"] for run in reports[url]])
         for run in reports[url]:
-            assert run["runtimeError"] is None, (url, run["runtimeError"])
+            if run["runtimeError"] is not None:
+                continue
             assert set(run["categories"]) == CATEGORIES, url
             others = {name: score for name, score in run["categories"].items() if name != "performance"}
             assert others == dict.fromkeys(CATEGORIES - {"performance"}, 1), (url, run["failing"])
-        diagnosis = [run["failing"] + run["longTasks"] for run in reports[url]]
+        diagnosis = [run["failing"] + (run["longTasks"] or []) for run in reports[url]]
         assert reports[url][-1]["categories"]["performance"] == 1, (url, diagnosis)
