@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -82,9 +83,10 @@ def make_photo(seed: int = 0) -> bytes:
 
 
 async def _client(
-    http: httpx.AsyncClient, restaurant_id: int, photo: bytes, deadline: float, result: LoadResult
+    http: httpx.AsyncClient, restaurant_id: int, photo: bytes, deadline: float, result: LoadResult, budget: list[int]
 ) -> None:
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and budget[0] > 0:
+        budget[0] -= 1
         started = time.monotonic()
         try:
             response = await http.post(
@@ -123,9 +125,16 @@ async def _drain(http: httpx.AsyncClient, result: LoadResult, timeout: float) ->
 
 
 async def run_load(
-    base_url: str, *, clients: int, seconds: float, photo: bytes, drain_timeout: float = 600
+    base_url: str,
+    *,
+    clients: int,
+    seconds: float,
+    photo: bytes,
+    drain_timeout: float = 600,
+    posts: int | None = None,
 ) -> LoadResult:
-    """Post reviews from `clients` concurrent clients for `seconds`, then wait for every photo to finish."""
+    """Post reviews from `clients` concurrent clients for `seconds` (or until `posts` have been sent), then
+    wait for every photo to finish."""
     limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
     timeout = httpx.Timeout(120, connect=10)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as http:
@@ -134,7 +143,9 @@ async def run_load(
         result = LoadResult(clients=clients, seconds=seconds, photo_bytes=len(photo))
         started = time.monotonic()
         deadline = started + seconds
-        await asyncio.gather(*(_client(http, created.json()["id"], photo, deadline, result) for _ in range(clients)))
+        budget = [posts if posts is not None else sys.maxsize]
+        restaurant_id = created.json()["id"]
+        await asyncio.gather(*(_client(http, restaurant_id, photo, deadline, result, budget) for _ in range(clients)))
         result.elapsed = time.monotonic() - started
         await _drain(http, result, drain_timeout)
     return result
@@ -149,26 +160,26 @@ def upload_photo() -> bytes:
     return photo + b"\0" * max(0, UPLOAD_PHOTO_BYTES - len(photo))
 
 
-def direct_uploads(connection_string: str, photo: bytes, clients: int, seconds: float) -> float:
-    """Photos per second that `clients` threads put straight into Blob with the SDK, one Put Blob each."""
+def direct_uploads(connection_string: str, photo: bytes, clients: int, photos: int) -> float:
+    """Photos per second that `clients` threads put straight into Blob with the SDK, one Put Blob each,
+    `photos` in all."""
+    import itertools
     import uuid
     from concurrent.futures import ThreadPoolExecutor
 
     from azure.storage.blob import BlobServiceClient
 
     container = BlobServiceClient.from_connection_string(connection_string).get_container_client("uploads")
-    deadline = time.monotonic() + seconds
-    counts = [0] * clients
+    tickets = itertools.count()  # next() on it is atomic under the GIL
 
-    def upload(slot: int) -> None:
-        while time.monotonic() < deadline:
+    def upload(_: int) -> None:
+        while next(tickets) < photos:
             container.upload_blob(str(uuid.uuid4()), photo, overwrite=True, length=len(photo))
-            counts[slot] += 1
 
     started = time.monotonic()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(upload, range(clients)))
-    return sum(counts) / (time.monotonic() - started)
+    return photos / (time.monotonic() - started)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -179,46 +190,66 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def upload_ratio(
-    url: str, connection_string: str, clients: int, seconds: float, web_pid: int, azurite_pid: int
+    url: str, connection_string: str, clients: int, photos: int, pairs: int, web_pid: int, azurite_pid: int
 ) -> None:
-    """The web API's upload throughput against the SDK's for the same bytes to the same Azurite, alternating,
-    with the CPU the web processes and Azurite spend per photo (on one machine they share its cores)."""
+    """The web API's upload throughput against the SDK's for the same bytes to the same Azurite, with the CPU
+    the web processes and Azurite spend per photo (on one machine they share its cores).
+
+    Rounds come in pairs, each pair in the order the last one ended with (direct, web, web, direct, ...), and
+    every round uploads the same number of photos: Azurite slows down as data piles up (on a disk, once the
+    kernel throttles its writes), and a fixed order would charge that to whichever mode always went second.
+    """
     photo = upload_photo()
     rates: dict[str, list[float]] = {"web": [], "direct": []}
     cpu: dict[str, list[tuple[float, float]]] = {"web": [], "direct": []}
-    for _ in range(2):
-        for mode in ("direct", "web"):
+    for pair in range(pairs):
+        for mode in ("direct", "web") if pair % 2 == 0 else ("web", "direct"):
             before = (_cpu_seconds(web_pid), _cpu_seconds(azurite_pid))
             if mode == "direct":
-                rate = direct_uploads(connection_string, photo, clients, seconds)
-                photos = rate * seconds
+                rate = direct_uploads(connection_string, photo, clients, photos)
             else:
-                run = asyncio.run(run_load(url, clients=clients, seconds=seconds, photo=photo, drain_timeout=0))
+                run = asyncio.run(
+                    run_load(url, clients=clients, seconds=3600, photo=photo, drain_timeout=0, posts=photos)
+                )
                 if run.errors:
                     raise SystemExit(f"web upload errors: {dict(run.errors)}")
-                photos = len(run.latencies)
-                rate = photos / run.elapsed
+                rate = len(run.latencies) / run.elapsed
             after = (_cpu_seconds(web_pid), _cpu_seconds(azurite_pid))
             rates[mode].append(rate)
             cpu[mode].append(((after[0] - before[0]) / photos * 1000, (after[1] - before[1]) / photos * 1000))
-    print(f"\n--- upload of a {len(photo) / 1e6:.1f} MB photo, {clients} clients, {seconds:g} s x 2 rounds each ---")
+    print(f"\n--- upload of a {len(photo) / 1e6:.1f} MB photo, {clients} clients, {pairs} pairs of rounds, "
+          f"{photos} photos per round ---")  # fmt: skip
     for mode, label in (("web", "web API (review with one photo)"), ("direct", "direct SDK upload_blob        ")):
         web_ms = statistics.median(c[0] for c in cpu[mode])
         azurite_ms = statistics.median(c[1] for c in cpu[mode])
         listed = ", ".join(f"{r:.1f}" for r in rates[mode])
         print(f"{label}  {statistics.median(rates[mode]):5.1f} photos/s (rounds: {listed}); CPU per photo: "
               f"web {web_ms:.1f} ms, Azurite {azurite_ms:.1f} ms")  # fmt: skip
-    print(f"web/direct: {statistics.median(rates['web']) / statistics.median(rates['direct']):.2f}")
+    per_pair = [web / direct for web, direct in zip(rates["web"], rates["direct"], strict=True)]
+    print(f"web/direct per pair: {', '.join(f'{ratio:.2f}' for ratio in per_pair)}")
+    print(f"web/direct: {statistics.median(rates['web']) / statistics.median(rates['direct']):.2f} (medians)")
 
 
-def _start_stack(workdir: Path, web_workers: int, worker_concurrency: int, with_worker: bool = True):  # type: ignore[no-untyped-def]
+def azurite_location(workdir: Path, planned_bytes: int) -> Path:
+    """Memory (/dev/shm) when it has room for the run's uploads twice over, so the disk's write-back is not
+    what the bench measures; the work directory otherwise."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and shutil.disk_usage(shm).free > 2 * planned_bytes:
+        return Path(tempfile.mkdtemp(prefix="bench-azurite-", dir=shm))
+    return workdir / "az"
+
+
+def _start_stack(  # type: ignore[no-untyped-def]
+    workdir: Path, web_workers: int, worker_concurrency: int, with_worker: bool = True, azurite_dir: Path | None = None
+):
     from sqlalchemy import create_engine, text
 
     from tests.fixtures.processes import WebProcess, WorkerProcess
     from tests.fixtures.services import Azurite, PostgresServer, RedisServer
     from tests.fixtures.stack import AppEnv, migrate
 
-    postgres, redis, azurite = PostgresServer(workdir / "pg"), RedisServer(workdir / "redis"), Azurite(workdir / "az")
+    postgres, redis = PostgresServer(workdir / "pg"), RedisServer(workdir / "redis")
+    azurite = Azurite(azurite_dir or workdir / "az")
     for server in (postgres, redis, azurite):
         server.start()
     engine = create_engine(postgres.admin_dsn(), isolation_level="AUTOCOMMIT")
@@ -259,19 +290,30 @@ def main() -> None:
         "--upload-ratio",
         action="store_true",
         help="instead: compare the web API's upload throughput for a 4 MB photo with direct SDK uploads "
-        "(4 clients unless --clients is given, --seconds per round; no worker runs meanwhile)",
+        "(4 clients unless --clients is given; no worker runs meanwhile)",
     )
+    parser.add_argument("--pairs", type=int, default=4, help="--upload-ratio: pairs of rounds (direct, web)")
+    parser.add_argument("--photos-per-round", type=int, default=100, help="--upload-ratio: photos in each round")
     args = parser.parse_args()
     if args.upload_ratio:
         clients = args.clients if "--clients" in sys.argv else 4
-        seconds = args.seconds if "--seconds" in sys.argv else 15
+        planned = 2 * args.pairs * args.photos_per_round * UPLOAD_PHOTO_BYTES
         with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
-            started, url, connection_string = _start_stack(Path(tmp), args.web_workers, 0, with_worker=False)
+            azurite_dir = azurite_location(Path(tmp), planned)
+            print(f"Azurite keeps its data in {azurite_dir} ({planned / 1e9:.1f} GB will be uploaded)", flush=True)
+            started, url, connection_string = _start_stack(
+                Path(tmp), args.web_workers, 0, with_worker=False, azurite_dir=azurite_dir
+            )
             try:
-                upload_ratio(url, connection_string, clients, seconds, started[0].proc.pid, started[1].pid)
+                upload_ratio(
+                    url, connection_string, clients, args.photos_per_round, args.pairs,
+                    started[0].proc.pid, started[1].pid,
+                )  # fmt: skip
             finally:
                 for process in started:
                     process.stop()
+                if azurite_dir.parent != Path(tmp):
+                    shutil.rmtree(azurite_dir, ignore_errors=True)
         return
 
     photo = make_photo()
