@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -239,9 +240,9 @@ def azurite_location(workdir: Path, planned_bytes: int) -> Path:
     return workdir / "az"
 
 
-def _start_stack(  # type: ignore[no-untyped-def]
+def _start_stack(
     workdir: Path, web_workers: int, worker_concurrency: int, with_worker: bool = True, azurite_dir: Path | None = None
-):
+) -> tuple[list[Any], str, str]:
     from sqlalchemy import create_engine, text
 
     from tests.fixtures.processes import WebProcess, WorkerProcess
@@ -318,7 +319,7 @@ def main() -> None:
 
     photo = make_photo()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        started: list = []
+        started = []
         url = args.url
         try:
             if url is None:
