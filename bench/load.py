@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,13 +233,17 @@ def upload_ratio(
     print(f"web/direct: {statistics.median(rates['web']) / statistics.median(rates['direct']):.2f} (medians)")
 
 
-def azurite_location(workdir: Path, planned_bytes: int) -> Path:
-    """Memory (/dev/shm) when it has room for the run's uploads twice over, so the disk's write-back is not
-    what the bench measures; the work directory otherwise."""
+@contextlib.contextmanager
+def azurite_location(workdir: Path, planned_bytes: int) -> Iterator[Path]:
+    """Where a bench's Azurite keeps its data: memory (/dev/shm) when it has room for the run's uploads twice
+    over, so that the disk's write-back (the kernel throttles writers after a few GB) is not what the bench
+    measures; `workdir` otherwise."""
     shm = Path("/dev/shm")
-    if shm.is_dir() and shutil.disk_usage(shm).free > 2 * planned_bytes:
-        return Path(tempfile.mkdtemp(prefix="bench-azurite-", dir=shm))
-    return workdir / "az"
+    if not (shm.is_dir() and shutil.disk_usage(shm).free > 2 * planned_bytes):
+        yield workdir
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-azurite-", dir=shm) as location:
+        yield Path(location)
 
 
 def _start_stack(
@@ -299,8 +305,10 @@ def main() -> None:
     if args.upload_ratio:
         clients = args.clients if "--clients" in sys.argv else 4
         planned = 2 * args.pairs * args.photos_per_round * UPLOAD_PHOTO_BYTES
-        with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
-            azurite_dir = azurite_location(Path(tmp), planned)
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp,
+            azurite_location(Path(tmp) / "az", planned) as azurite_dir,
+        ):
             print(f"Azurite keeps its data in {azurite_dir} ({planned / 1e9:.1f} GB will be uploaded)", flush=True)
             started, url, connection_string = _start_stack(
                 Path(tmp), args.web_workers, 0, with_worker=False, azurite_dir=azurite_dir
@@ -313,8 +321,6 @@ def main() -> None:
             finally:
                 for process in started:
                     process.stop()
-                if azurite_dir.parent != Path(tmp):
-                    shutil.rmtree(azurite_dir, ignore_errors=True)
         return
 
     photo = make_photo()

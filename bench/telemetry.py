@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/telemetry.py` puts bench/, not the repo, on the path
     sys.path.insert(0, str(ROOT))
 
-from bench.load import make_photo, run_load  # noqa: E402
+from bench.load import azurite_location, make_photo, run_load  # noqa: E402
 from bench.thumbnail_pipeline import Stack, add_pending_photos, running_stack, wait_ready  # noqa: E402
 from restaurant_shared.blobstore import BlobStore  # noqa: E402
 from restaurant_shared.db import Database  # noqa: E402
@@ -122,7 +122,14 @@ def main() -> None:
     uploads: dict[str, list[float]] = {mode: [] for mode in MODES}
     thumbnails: dict[str, list[float]] = {mode: [] for mode in MODES}
     print("starting Postgres, Redis and Azurite...", flush=True)
-    with running_stack() as stack, tempfile.TemporaryDirectory(prefix="bench-telemetry-") as tmp:
+    # Generous: 80 reviews/s of one photo each for every upload run, and the thumbnail runs' photos.
+    planned = args.rounds * len(MODES) * (int(80 * args.seconds * len(photo)) + 2 * sum(map(len, photos)))
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-telemetry-") as tmp,
+        azurite_location(Path(tmp) / "azurite", planned) as azurite_dir,
+        running_stack(azurite_dir) as stack,
+    ):
+        print(f"Azurite keeps its data in {azurite_dir}", flush=True)
         logs = Path(tmp)
         for round_number in range(args.rounds):
             for mode in MODES if round_number % 2 == 0 else reversed(MODES):

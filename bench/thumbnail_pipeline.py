@@ -50,10 +50,11 @@ class Stack(AppEnv):
 
 
 @contextlib.contextmanager
-def running_stack() -> Iterator[Stack]:
+def running_stack(azurite_dir: Path | None = None) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="bench-stack-") as workdir:
         root = Path(workdir)
-        postgres, redis, azurite = PostgresServer(root / "pg"), RedisServer(root / "redis"), Azurite(root / "azurite")
+        postgres, redis = PostgresServer(root / "pg"), RedisServer(root / "redis")
+        azurite = Azurite(azurite_dir or root / "azurite")
         for server in (postgres, redis, azurite):
             server.start()
         try:
