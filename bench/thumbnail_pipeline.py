@@ -10,6 +10,7 @@ The services are throwaway instances started here (the same classes the tests us
 from __future__ import annotations
 
 import contextlib
+import shutil
 import statistics
 import tempfile
 import time
@@ -36,6 +37,17 @@ class Stack(AppEnv):
     """The app's environment, plus the service processes whose CPU time the scale section reports."""
 
     service_pids: tuple[int, ...] = ()
+    azurite: Azurite | None = None
+
+    def fresh_storage(self) -> None:
+        """Restart Azurite (same ports) with no data, so a run does not pay for what earlier runs stored."""
+        assert self.azurite is not None
+        old_pid = self.azurite.pid
+        self.azurite.stop()
+        shutil.rmtree(self.azurite.data_dir, ignore_errors=True)
+        self.azurite.start()
+        others = tuple(pid for pid in self.service_pids if pid != old_pid)
+        self.service_pids = (*others, self.azurite.pid) if self.azurite.pid is not None else others
 
     def service_cpu_seconds(self) -> float:
         total = 0.0
@@ -73,6 +85,7 @@ def running_stack(azurite_dir: Path | None = None) -> Iterator[Stack]:
                 }
             )
             migrate(env, "upgrade", "head")
+            env.azurite = azurite
             env.service_pids = tuple(
                 pid for pid in (postgres._postmaster_pid(), redis.pid, azurite.pid) if pid is not None
             )
