@@ -192,21 +192,33 @@ def _cpu_seconds(pid: int) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
 
 
-def upload_ratio(
-    url: str, connection_string: str, clients: int, photos: int, pairs: int, web_pid: int, azurite_pid: int
-) -> None:
+def fresh_storage(azurite: Any) -> None:
+    """Restart Azurite (same ports) with no data and the uploads container only."""
+    from azure.storage.blob import BlobServiceClient
+
+    azurite.stop()
+    shutil.rmtree(azurite.data_dir, ignore_errors=True)
+    azurite.start()
+    BlobServiceClient.from_connection_string(azurite.connection_string).create_container("uploads")
+
+
+def upload_ratio(url: str, azurite: Any, clients: int, photos: int, pairs: int, web_pid: int) -> None:
     """The web API's upload throughput against the SDK's for the same bytes to the same Azurite, with the CPU
     the web processes and Azurite spend per photo (on one machine they share its cores).
 
-    Rounds come in pairs, each pair in the order the last one ended with (direct, web, web, direct, ...), and
-    every round uploads the same number of photos: Azurite slows down as data piles up (on a disk, once the
-    kernel throttles its writes), and a fixed order would charge that to whichever mode always went second.
+    Azurite slows down as data piles up (on a disk, once the kernel throttles its writes), which a fixed order
+    would charge to whichever mode always went second. So every round uploads the same number of photos into
+    an Azurite started afresh, and rounds come in pairs, each in the order the last one ended with (direct,
+    web, web, direct, ...).
     """
     photo = upload_photo()
+    connection_string = azurite.connection_string
     rates: dict[str, list[float]] = {"web": [], "direct": []}
     cpu: dict[str, list[tuple[float, float]]] = {"web": [], "direct": []}
     for pair in range(pairs):
         for mode in ("direct", "web") if pair % 2 == 0 else ("web", "direct"):
+            fresh_storage(azurite)
+            azurite_pid = azurite.pid
             before = (_cpu_seconds(web_pid), _cpu_seconds(azurite_pid))
             if mode == "direct":
                 rate = direct_uploads(connection_string, photo, clients, photos)
@@ -304,20 +316,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.upload_ratio:
         clients = args.clients if "--clients" in sys.argv else 4
-        planned = 2 * args.pairs * args.photos_per_round * UPLOAD_PHOTO_BYTES
+        planned = args.photos_per_round * UPLOAD_PHOTO_BYTES  # per round: each starts with an empty Azurite
         with (
             tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp,
             azurite_location(Path(tmp) / "az", planned) as azurite_dir,
         ):
-            print(f"Azurite keeps its data in {azurite_dir} ({planned / 1e9:.1f} GB will be uploaded)", flush=True)
-            started, url, connection_string = _start_stack(
-                Path(tmp), args.web_workers, 0, with_worker=False, azurite_dir=azurite_dir
-            )
+            print(f"Azurite keeps its data in {azurite_dir} ({planned / 1e9:.1f} GB per round)", flush=True)
+            started, url, _ = _start_stack(Path(tmp), args.web_workers, 0, with_worker=False, azurite_dir=azurite_dir)
             try:
-                upload_ratio(
-                    url, connection_string, clients, args.photos_per_round, args.pairs,
-                    started[0].proc.pid, started[1].pid,
-                )  # fmt: skip
+                upload_ratio(url, started[1], clients, args.photos_per_round, args.pairs, started[0].proc.pid)
             finally:
                 for process in started:
                     process.stop()
