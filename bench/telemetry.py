@@ -11,7 +11,8 @@ alike; each run starts with an empty Azurite, which slows down as data piles up)
 
 "on" exports every span, metric and log over OTLP/HTTP with the SDK's default batching to a receiver in a
 process of its own (in this one, it would take the GIL from the load clients and slow them, not the app).
-It prints the median of each mode and the ratio on/off; the goal is >= 0.95 for both.
+It prints the median of each mode and the ratio on/off (the goal is >= 0.95 for both), and the web CPU per review
+in each mode, export included: steadier than throughput on a shared machine.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/telemetry.py` puts bench/, not the repo, on the path
@@ -75,15 +78,30 @@ def mode_env(stack: Stack, mode: str, receiver: ReceiverProcess) -> Stack:
     return env
 
 
-def upload_rate(env: Stack, logs: Path, clients: int, seconds: float, photo: bytes) -> float:
+# Longer than the batch processors' schedule (5 s for spans): a run's CPU then includes exporting what it made.
+EXPORT_WAIT_SECONDS = 6
+
+
+def web_cpu_seconds(web: WebProcess) -> float:
+    assert web.proc is not None, "web is not running"
+    root = psutil.Process(web.proc.pid)
+    return sum(sum(process.cpu_times()[:2]) for process in (root, *root.children(recursive=True)))
+
+
+def upload_rate(env: Stack, logs: Path, clients: int, seconds: float, photo: bytes) -> tuple[float, float]:
+    """Reviews per second, and the web's CPU milliseconds per review (its export included)."""
     web = WebProcess(env, logs, workers=2).start(timeout=60)
     try:
         asyncio.run(run_load(web.url, clients=1, seconds=1, photo=photo, drain_timeout=0))  # warm-up
+        time.sleep(EXPORT_WAIT_SECONDS)
+        cpu_before = web_cpu_seconds(web)
         result = asyncio.run(run_load(web.url, clients=clients, seconds=seconds, photo=photo, drain_timeout=0))
+        time.sleep(EXPORT_WAIT_SECONDS)
+        cpu = web_cpu_seconds(web) - cpu_before
     finally:
         web.stop()
     assert not result.errors, result.errors
-    return len(result.latencies) / result.elapsed
+    return len(result.latencies) / result.elapsed, cpu / len(result.latencies) * 1000
 
 
 def thumbnail_rate(env: Stack, logs: Path, photos: list[bytes], name: str) -> float:
@@ -120,6 +138,7 @@ def main() -> None:
     photos = [make_photo(seed) for seed in range(args.photos)]
     receiver = ReceiverProcess()
     uploads: dict[str, list[float]] = {mode: [] for mode in MODES}
+    upload_cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
     thumbnails: dict[str, list[float]] = {mode: [] for mode in MODES}
     print("starting Postgres, Redis and Azurite...", flush=True)
     # What one run stores, generously: 80 reviews/s of one photo each, and the thumbnail run's photos.
@@ -135,11 +154,13 @@ def main() -> None:
             for mode in MODES if round_number % 2 == 0 else reversed(MODES):
                 stack.fresh_storage()
                 env = mode_env(stack, mode, receiver)
-                uploads[mode].append(upload_rate(env, logs, args.clients, args.seconds, photo))
+                rate, cpu_ms = upload_rate(env, logs, args.clients, args.seconds, photo)
+                uploads[mode].append(rate)
+                upload_cpu[mode].append(cpu_ms)
                 thumbnails[mode].append(thumbnail_rate(env, logs, photos, f"bench-{mode}-{round_number}"))
                 print(
-                    f"round {round_number + 1} telemetry {mode:3}: {uploads[mode][-1]:6.2f} reviews/s, "
-                    f"{thumbnails[mode][-1]:6.2f} photos/s",
+                    f"round {round_number + 1} telemetry {mode:3}: {uploads[mode][-1]:6.2f} reviews/s "
+                    f"(web CPU {cpu_ms:.1f} ms per review), {thumbnails[mode][-1]:6.2f} photos/s",
                     flush=True,
                 )
     receiver.stop()
@@ -149,6 +170,8 @@ def main() -> None:
     for label, runs, unit in (("upload", uploads, "reviews/s"), ("thumbnail", thumbnails, "photos/s")):
         off, on = statistics.median(runs["off"]), statistics.median(runs["on"])
         print(f"{label:10} {off:10.2f} {on:10.2f} {on / off:8.3f}   ({unit}, median of {args.rounds})")
+    off, on = statistics.median(upload_cpu["off"]), statistics.median(upload_cpu["on"])
+    print(f"{'web CPU':10} {off:10.2f} {on:10.2f} {on / off:8.3f}   (ms per review, export included; median)")
     if not receiver.requests["traces"]:
         sys.exit("telemetry was on but nothing reached the receiver")
 
