@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # `python bench/browse.py` puts bench/, not the repo, on the path
@@ -41,6 +40,7 @@ import psycopg2  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
+from bench.load import cpu_seconds  # noqa: E402
 from restaurant_web.app import create_app  # noqa: E402
 from tests.fixtures.processes import VENV_BIN, WebProcess  # noqa: E402
 from tests.fixtures.seed import SCALES, Seeded, seed  # noqa: E402
@@ -182,12 +182,6 @@ def report(scale_name: str, results: dict[str, Timing], small: dict[str, Timing]
             f"{name:<36} {timing.statements:>4} {timing.p50:>8.2f} {timing.p95:>8.2f} "
             f"{timing.p95 / floor:>7.2f} {growth:>7}"
         )
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (gunicorn's master and workers)."""
-    process = psutil.Process(pid)
-    return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
 
 
 def write_path(web: WebProcess, label: str) -> tuple[float, float]:

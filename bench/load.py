@@ -185,7 +185,8 @@ def direct_uploads(connection_string: str, photo: bytes, clients: int, photos: i
     return photos / (time.monotonic() - started)
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (gunicorn's master and workers)."""
     import psutil
 
     process = psutil.Process(pid)
@@ -196,9 +197,7 @@ def fresh_storage(azurite: Any) -> None:
     """Restart Azurite (same ports) with no data and the uploads container only."""
     from azure.storage.blob import BlobServiceClient
 
-    azurite.stop()
-    shutil.rmtree(azurite.data_dir, ignore_errors=True)
-    azurite.start()
+    azurite.restart_empty()
     BlobServiceClient.from_connection_string(azurite.connection_string).create_container("uploads")
 
 
@@ -219,7 +218,7 @@ def upload_ratio(url: str, azurite: Any, clients: int, photos: int, pairs: int, 
         for mode in ("direct", "web") if pair % 2 == 0 else ("web", "direct"):
             fresh_storage(azurite)
             azurite_pid = azurite.pid
-            before = (_cpu_seconds(web_pid), _cpu_seconds(azurite_pid))
+            before = (cpu_seconds(web_pid), cpu_seconds(azurite_pid))
             if mode == "direct":
                 rate = direct_uploads(connection_string, photo, clients, photos)
             else:
@@ -229,7 +228,7 @@ def upload_ratio(url: str, azurite: Any, clients: int, photos: int, pairs: int, 
                 if run.errors:
                     raise SystemExit(f"web upload errors: {dict(run.errors)}")
                 rate = len(run.latencies) / run.elapsed
-            after = (_cpu_seconds(web_pid), _cpu_seconds(azurite_pid))
+            after = (cpu_seconds(web_pid), cpu_seconds(azurite_pid))
             rates[mode].append(rate)
             cpu[mode].append(((after[0] - before[0]) / photos * 1000, (after[1] - before[1]) / photos * 1000))
     print(f"\n--- upload of a {len(photo) / 1e6:.1f} MB photo, {clients} clients, {pairs} pairs of rounds, "

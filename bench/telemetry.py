@@ -27,13 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/telemetry.py` puts bench/, not the repo, on the path
     sys.path.insert(0, str(ROOT))
 
-from bench.load import azurite_location, make_photo, run_load  # noqa: E402
+from bench.load import azurite_location, cpu_seconds, make_photo, run_load  # noqa: E402
 from bench.thumbnail_pipeline import Stack, add_pending_photos, running_stack, wait_ready  # noqa: E402
 from restaurant_shared.blobstore import BlobStore  # noqa: E402
 from restaurant_shared.db import Database  # noqa: E402
@@ -82,22 +80,17 @@ def mode_env(stack: Stack, mode: str, receiver: ReceiverProcess) -> Stack:
 EXPORT_WAIT_SECONDS = 6
 
 
-def web_cpu_seconds(web: WebProcess) -> float:
-    assert web.proc is not None, "web is not running"
-    root = psutil.Process(web.proc.pid)
-    return sum(sum(process.cpu_times()[:2]) for process in (root, *root.children(recursive=True)))
-
-
 def upload_rate(env: Stack, logs: Path, clients: int, seconds: float, photo: bytes) -> tuple[float, float]:
     """Reviews per second, and the web's CPU milliseconds per review (its export included)."""
     web = WebProcess(env, logs, workers=2).start(timeout=60)
     try:
         asyncio.run(run_load(web.url, clients=1, seconds=1, photo=photo, drain_timeout=0))  # warm-up
         time.sleep(EXPORT_WAIT_SECONDS)
-        cpu_before = web_cpu_seconds(web)
+        assert web.proc is not None
+        cpu_before = cpu_seconds(web.proc.pid)
         result = asyncio.run(run_load(web.url, clients=clients, seconds=seconds, photo=photo, drain_timeout=0))
         time.sleep(EXPORT_WAIT_SECONDS)
-        cpu = web_cpu_seconds(web) - cpu_before
+        cpu = cpu_seconds(web.proc.pid) - cpu_before
     finally:
         web.stop()
     assert not result.errors, result.errors

@@ -10,7 +10,6 @@ The services are throwaway instances started here (the same classes the tests us
 from __future__ import annotations
 
 import contextlib
-import shutil
 import statistics
 import tempfile
 import time
@@ -43,9 +42,7 @@ class Stack(AppEnv):
         """Restart Azurite (same ports) with no data, so a run does not pay for what earlier runs stored."""
         assert self.azurite is not None
         old_pid = self.azurite.pid
-        self.azurite.stop()
-        shutil.rmtree(self.azurite.data_dir, ignore_errors=True)
-        self.azurite.start()
+        self.azurite.restart_empty()
         others = tuple(pid for pid in self.service_pids if pid != old_pid)
         self.service_pids = (*others, self.azurite.pid) if self.azurite.pid is not None else others
 

@@ -34,7 +34,7 @@ def _keep_large_buffers_in_the_heap() -> None:
     Each photo's bytes are joined into one buffer of up to a block (4 MiB) before they go to Blob. By default
     glibc maps every allocation that large afresh and unmaps it when freed, so the kernel zeroes and faults in
     a thousand pages per photo: bench/load.py --upload-ratio measured 15.8 ms of web CPU per 4 MB photo with
-    that and 12.9-13.9 ms without. The cost is free heap a worker keeps (at most the trim threshold) instead of
+    that and 12.3-13.9 ms without. The cost is free heap a worker keeps (at most the trim threshold) instead of
     returning it at once. Set here, in the server's master before it forks, so every worker inherits it;
     skipped where the C library has no mallopt (musl, macOS).
     """
